@@ -1,0 +1,319 @@
+// The training loop of Archai §8.1 with its hooks, per-epoch cosine schedule, gradient clipping,
+// `batch_chunks` accumulation, auxiliary loss, drop-path ramp, metrics and resumable checkpoints.
+import { globalRng, SeededRng, setGlobalRng } from '@tsnas/backend';
+import * as tf from '@tensorflow/tfjs-core';
+// Gradients of tfjs ops are registered by this side-effect module (the tfjs umbrella package does it).
+import '@tensorflow/tfjs-core/dist/register_all_gradients';
+import { type Checkpoint, takePrefix, withPrefix } from './checkpoint.js';
+import { crossEntropy, topkCorrect } from './losses.js';
+import { type Averages, AverageMeter, Metrics } from './metrics.js';
+import { clipByGlobalNorm, createOptimizer, type Optimizer, type OptimizerConf } from './optimizers.js';
+import { type LrScheduleConf, lrAt } from './schedules.js';
+
+/** What the trainer needs of a model (implemented by @tsnas/ops's Model). */
+export interface TrainableModel {
+  forward(x: tf.Tensor4D, training: boolean): { logits: tf.Tensor2D; aux: tf.Tensor2D | null };
+  weights(): Map<string, tf.Variable>;
+  archParams(): Map<string, tf.Variable>;
+  buffers(): Map<string, tf.Variable>;
+  setDropPathProb(p: number): void;
+  getState(): Map<string, tf.Tensor>;
+  setState(state: Map<string, tf.Tensor>): void;
+}
+
+export interface Batch {
+  x: tf.Tensor4D;
+  y: tf.Tensor1D;
+}
+
+/** A re-iterable source of batches whose order is a function of the epoch set last. */
+export interface BatchSource {
+  readonly length: number;
+  setEpoch(epoch: number): void;
+  [Symbol.iterator](): Iterator<Batch>;
+}
+
+export interface DataLoaders {
+  train: BatchSource | null;
+  val: BatchSource | null;
+  test: BatchSource | null;
+}
+
+export interface TrainerConf {
+  title: string;
+  epochs: number;
+  batch_chunks?: number;
+  grad_clip?: number;
+  drop_path_prob?: number;
+  aux_weight?: number;
+  label_smoothing?: number;
+  l1_alphas?: number;
+  optimizer: OptimizerConf;
+  lr_schedule?: LrScheduleConf | null;
+  validation?: { freq: number } | null;
+  /** Emit a step event every this many steps (0: none). */
+  logger_freq?: number;
+}
+
+export type TrainerEvent =
+  | { kind: 'fit_start'; title: string; epochs: number; startEpoch: number; steps: number }
+  | { kind: 'step'; title: string; epoch: number; step: number; steps: number; loss: number; top1: number }
+  | {
+      kind: 'epoch_end';
+      title: string;
+      epoch: number;
+      epochs: number;
+      lr: number;
+      train: Averages;
+      val?: Averages;
+    }
+  | { kind: 'checkpoint'; title: string; epoch: number; file: string }
+  | { kind: 'test'; title: string; test: Averages }
+  | { kind: 'fit_end'; title: string; seconds: number };
+
+export interface TrainerOptions {
+  checkpoint?: Checkpoint | null;
+  /** Where metrics.jsonl goes; null keeps metrics in memory only. */
+  metricsFile?: string | null;
+  onEvent?: (e: TrainerEvent) => void;
+}
+
+/** Evaluates a model on a batch source in eval mode (no gradients, BN running statistics). */
+export function evaluate(model: TrainableModel, source: BatchSource, lossSmoothing = 0): Averages {
+  const meter = new AverageMeter();
+  for (const { x, y } of source) {
+    const t0 = performance.now();
+    const [loss, top1, top5] = tf.tidy(() => {
+      const { logits } = model.forward(x, false);
+      const l = crossEntropy(logits, y, lossSmoothing).dataSync()[0];
+      const [t1, t5] = topkCorrect(logits, y, [1, 5]);
+      return [l, t1, t5];
+    });
+    meter.add(x.shape[0], top1, top5, loss, (performance.now() - t0) / 1000);
+    x.dispose();
+    y.dispose();
+  }
+  return meter.averages();
+}
+
+export class Trainer {
+  readonly metrics: Metrics;
+  protected optimizer: Optimizer;
+  protected epoch = 0;
+  protected lr: number;
+  protected data: DataLoaders | null = null;
+  protected readonly checkpoint: Checkpoint | null;
+  protected readonly onEvent: (e: TrainerEvent) => void;
+
+  constructor(
+    readonly conf: TrainerConf,
+    readonly model: TrainableModel,
+    opts: TrainerOptions = {},
+  ) {
+    this.checkpoint = opts.checkpoint ?? null;
+    this.onEvent = opts.onEvent ?? (() => {});
+    this.metrics = new Metrics(conf.title, opts.metricsFile ?? null);
+    this.optimizer = createOptimizer(conf.optimizer, `${conf.title}.optimizer`);
+    this.lr = conf.optimizer.lr;
+  }
+
+  /** The variables the weight optimiser updates. Alphas are excluded (original DARTS behaviour). */
+  protected trainedVariables(): Map<string, tf.Variable> {
+    return this.model.weights();
+  }
+
+  async fit(data: DataLoaders): Promise<Metrics> {
+    if (!data.train) throw new Error(`${this.conf.title}: fit needs a train loader`);
+    this.data = data;
+    const started = performance.now();
+    this.preFit(data);
+    let startEpoch = 0;
+    const restored = this.checkpoint ? await this.checkpoint.load() : null;
+    if (restored) {
+      startEpoch = this.restoreCheckpoint(restored.state, restored.tensors) + 1;
+      for (const t of restored.tensors.values()) t.dispose();
+    }
+    const secondsBefore = this.metrics.seconds;
+    this.onEvent({
+      kind: 'fit_start',
+      title: this.conf.title,
+      epochs: this.conf.epochs,
+      startEpoch,
+      steps: data.train.length,
+    });
+    for (let epoch = startEpoch; epoch < this.conf.epochs; epoch++) {
+      this.epoch = epoch;
+      this.setEpoch(epoch);
+      this.preEpoch();
+      const train = this.trainEpoch(data.train);
+      const val = this.validate(epoch);
+      const rec = { title: this.conf.title, epoch, lr: this.lr, train, ...(val ? { val } : {}) };
+      this.metrics.seconds = secondsBefore + (performance.now() - started) / 1000;
+      this.metrics.addEpoch(rec);
+      this.onEvent({ kind: 'epoch_end', epochs: this.conf.epochs, ...rec });
+      this.postEpoch();
+      await this.maybeCheckpoint(epoch);
+      // Let timers (progress bars) and signals run between epochs.
+      await new Promise((r) => setImmediate(r));
+    }
+    this.postFit();
+    if (data.test) {
+      const test = evaluate(this.model, data.test);
+      this.metrics.setTest(test);
+      this.onEvent({ kind: 'test', title: this.conf.title, test });
+    }
+    this.metrics.seconds = secondsBefore + (performance.now() - started) / 1000;
+    this.onEvent({ kind: 'fit_end', title: this.conf.title, seconds: this.metrics.seconds });
+    return this.metrics;
+  }
+
+  protected setEpoch(epoch: number): void {
+    this.lr = lrAt(this.conf.lr_schedule, this.conf.optimizer.lr, epoch, this.conf.epochs);
+    this.data?.train?.setEpoch(epoch);
+    this.data?.val?.setEpoch(epoch);
+    const p = this.conf.drop_path_prob ?? 0;
+    this.model.setDropPathProb((p * epoch) / this.conf.epochs);
+  }
+
+  protected trainEpoch(source: BatchSource): Averages {
+    const meter = new AverageMeter();
+    const steps = source.length;
+    let step = 0;
+    const freq = this.conf.logger_freq ?? 0;
+    for (const batch of source) {
+      const t0 = performance.now();
+      this.preStep(batch);
+      const { loss, top1, top5 } = this.weightStep(batch);
+      meter.add(batch.x.shape[0], top1, top5, loss, (performance.now() - t0) / 1000);
+      this.postStep(batch);
+      batch.x.dispose();
+      batch.y.dispose();
+      step += 1;
+      if (freq > 0 && (step % freq === 0 || step === steps)) {
+        this.onEvent({ kind: 'step', title: this.conf.title, epoch: this.epoch, step, steps, loss, top1 });
+      }
+    }
+    return meter.averages();
+  }
+
+  /** The model loss on a batch: CE(logits) + aux_weight * CE(aux) when training with an aux head. */
+  computeLoss(x: tf.Tensor4D, y: tf.Tensor1D, training: boolean): { loss: tf.Scalar; logits: tf.Tensor2D } {
+    const { logits, aux } = this.model.forward(x, training);
+    const smoothing = this.conf.label_smoothing ?? 0;
+    let loss = crossEntropy(logits, y, smoothing);
+    const auxWeight = this.conf.aux_weight ?? 0;
+    if (aux && auxWeight > 0) loss = tf.add(loss, tf.mul(crossEntropy(aux, y, smoothing), auxWeight));
+    return { loss, logits };
+  }
+
+  /** Forward, backward over `batch_chunks` chunks, clip, and one optimiser step. */
+  protected weightStep(batch: Batch): { loss: number; top1: number; top5: number } {
+    const vars = this.trainedVariables();
+    const varList = [...vars.values()];
+    const chunks = Math.max(1, this.conf.batch_chunks ?? 1);
+    const n = batch.x.shape[0];
+    const size = Math.ceil(n / chunks);
+    let acc: Map<string, tf.Tensor> | null = null;
+    let lossSum = 0;
+    let t1Sum = 0;
+    let t5Sum = 0;
+    for (let start = 0; start < n; start += size) {
+      const len = Math.min(size, n - start);
+      const xs = chunks === 1 ? batch.x : tf.slice(batch.x, [start, 0, 0, 0], [len, -1, -1, -1]);
+      const ys = chunks === 1 ? batch.y : tf.slice(batch.y, [start], [len]);
+      let logits: tf.Tensor2D | null = null;
+      const { value, grads } = tf.variableGrads(() => {
+        const out = this.computeLoss(xs, ys, true);
+        logits = tf.keep(out.logits);
+        // Chunks are weighted by size so the accumulated gradient is the full batch's mean.
+        return chunks === 1 ? out.loss : tf.mul(out.loss, len / n);
+      }, varList);
+      const [t1, t5] = topkCorrect(logits!, ys, [1, 5]);
+      (logits as unknown as tf.Tensor).dispose();
+      lossSum += value.dataSync()[0] * (chunks === 1 ? 1 : n / len) * len;
+      t1Sum += t1 * len;
+      t5Sum += t5 * len;
+      value.dispose();
+      if (chunks !== 1) {
+        xs.dispose();
+        ys.dispose();
+      }
+      const named = new Map<string, tf.Tensor>();
+      for (const [name, v] of vars) if (grads[v.name]) named.set(name, grads[v.name]);
+      if (!acc) acc = named;
+      else {
+        for (const [k, g] of named) {
+          const prev = acc.get(k);
+          if (prev) {
+            acc.set(k, tf.add(prev, g));
+            prev.dispose();
+            g.dispose();
+          } else acc.set(k, g);
+        }
+      }
+    }
+    let grads = acc ?? new Map<string, tf.Tensor>();
+    const clip = this.conf.grad_clip ?? 0;
+    if (clip > 0) grads = clipByGlobalNorm(grads, clip);
+    this.optimizer.step(vars, grads, this.lr);
+    for (const g of grads.values()) g.dispose();
+    return { loss: lossSum / n, top1: t1Sum / n, top5: t5Sum / n };
+  }
+
+  protected validate(epoch: number): Averages | undefined {
+    const val = this.data?.val;
+    const freq = this.conf.validation?.freq ?? 0;
+    if (!val || freq <= 0) return undefined;
+    if (epoch % freq !== 0 && epoch !== this.conf.epochs - 1) return undefined;
+    return evaluate(this.model, val);
+  }
+
+  protected async maybeCheckpoint(epoch: number): Promise<void> {
+    const ckpt = this.checkpoint;
+    if (!ckpt || ckpt.freq <= 0) return;
+    const done = epoch + 1;
+    if (done % ckpt.freq !== 0 && done !== this.conf.epochs) return;
+    const tensors = new Map<string, tf.Tensor>();
+    const state = this.updateCheckpoint(tensors);
+    await ckpt.save({ state, tensors });
+    for (const t of tensors.values()) t.dispose();
+    this.onEvent({ kind: 'checkpoint', title: this.conf.title, epoch, file: ckpt.file });
+  }
+
+  /** Fills `tensors` with everything to save and returns the JSON part. Subclasses add theirs. */
+  protected updateCheckpoint(tensors: Map<string, tf.Tensor>): Record<string, unknown> {
+    withPrefix(this.model.getState(), 'model.', tensors);
+    const opt = this.optimizer.getState();
+    withPrefix(opt.tensors, 'optimizer.', tensors);
+    return {
+      title: this.conf.title,
+      epoch: this.epoch,
+      optimizer: opt.scalars,
+      metrics: this.metrics.toJSON(),
+      rng: globalRng().getState(),
+    };
+  }
+
+  /** Restores from a checkpoint; returns the last completed epoch. */
+  protected restoreCheckpoint(state: Record<string, any>, tensors: Map<string, tf.Tensor>): number {
+    this.model.setState(takePrefix(tensors, 'model.'));
+    this.optimizer.setState({ tensors: takePrefix(tensors, 'optimizer.'), scalars: state.optimizer ?? {} });
+    const m = Metrics.fromJSON(this.conf.title, this.metrics.file, state.metrics);
+    // Epochs logged after this checkpoint (before a crash) are dropped from metrics.jsonl.
+    this.metrics.replaceEpochs(m.epochs, m.seconds);
+    if (state.rng) setGlobalRng(SeededRng.fromState(state.rng));
+    return Number(state.epoch);
+  }
+
+  // Hooks (Archai's names). The base trainer does nothing in them.
+  protected preFit(_data: DataLoaders): void {}
+  protected postFit(): void {}
+  protected preEpoch(): void {}
+  protected postEpoch(): void {}
+  protected preStep(_batch: Batch): void {}
+  protected postStep(_batch: Batch): void {}
+
+  dispose(): void {
+    this.optimizer.dispose();
+  }
+}
