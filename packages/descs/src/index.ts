@@ -1,1 +1,4 @@
+export * from './builder.js';
+export * from './errors.js';
 export * from './model-desc.js';
+export * from './serialize.js';
