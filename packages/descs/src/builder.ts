@@ -323,9 +323,13 @@ export class ModelDescBuilder {
     const reductionP = ch(p) === 2 * ch(pp) || pp[2] === 2 * p[2];
     const nodeCh = this.nodeChannels[cellIndex][0];
 
-    const s0 = new OpDesc(reductionP ? 'prepr_reduce' : 'prepr_normal', {
-      conv: new ConvMacroParams(ch(pp), nodeCh),
-    }, 1);
+    const s0 = new OpDesc(
+      reductionP ? 'prepr_reduce' : 'prepr_normal',
+      {
+        conv: new ConvMacroParams(ch(pp), nodeCh),
+      },
+      1,
+    );
     const s1 = new OpDesc('prepr_normal', { conv: new ConvMacroParams(ch(p), nodeCh) }, 1);
     // Both stems output node channels at s1's spatial size.
     const stemShape: TensorShape = [...p];
@@ -362,15 +366,13 @@ export class ModelDescBuilder {
       );
     }
     const c = ch(stemShapes[0]);
-    const nodes = cellTemplate
-      .nodes()
-      .map(
-        (n) =>
-          new NodeDesc(
-            n.edges.map((e) => e.clone(new ConvMacroParams(c, c), true)),
-            n.convParams.clone(),
-          ),
-      );
+    const nodes = cellTemplate.nodes().map(
+      (n) =>
+        new NodeDesc(
+          n.edges.map((e) => e.clone(new ConvMacroParams(c, c), true)),
+          n.convParams.clone(),
+        ),
+    );
     const nodeShapes = nodes.map(() => [...stemShapes[0]]);
     return { nodeShapes, nodes };
   }

@@ -2,7 +2,16 @@
 // order and no language tags, so a desc file is diffable and any program can read it.
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, extname } from 'node:path';
-import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, Document as YamlDocument, visit } from 'yaml';
+import {
+  isMap,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Node,
+  parseDocument,
+  Document as YamlDocument,
+  visit,
+} from 'yaml';
 import type { z } from 'zod';
 import { DescError, formatPath } from './errors.js';
 import {
@@ -216,7 +225,8 @@ function describe(v: unknown): string {
 function zodIssueMessage(issue: z.core.$ZodIssue): string {
   switch (issue.code) {
     case 'invalid_type':
-      if (issue.input === undefined) return `missing; expected ${issue.expected === 'int' ? 'an integer' : issue.expected}`;
+      if (issue.input === undefined)
+        return `missing; expected ${issue.expected === 'int' ? 'an integer' : issue.expected}`;
       return `expected ${issue.expected === 'int' ? 'an integer' : issue.expected}, got ${describe(issue.input)}`;
     case 'unrecognized_keys':
       return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
@@ -386,14 +396,26 @@ function fromValidated(d: ModelDescPlain): ModelDesc {
     modelStems: d.model_stems.map(opFromPlain),
     poolOp: opFromPlain(d.pool_op),
     cellDescs: cells,
-    auxTowerDescs: d.aux_tower_descs.map((a) => (a ? new AuxTowerDesc(a.ch_in, a.n_classes, a.stride) : null)),
+    auxTowerDescs: d.aux_tower_descs.map((a) =>
+      a ? new AuxTowerDesc(a.ch_in, a.n_classes, a.stride) : null,
+    ),
     logitsOp: opFromPlain(d.logits_op),
   });
 }
 
-function fromObject(data: unknown, file: string | undefined, fallbackName: string, locate?: Locator): ModelDesc {
+function fromObject(
+  data: unknown,
+  file: string | undefined,
+  fallbackName: string,
+  locate?: Locator,
+): ModelDesc {
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
-    fail([{ path: [], message: `expected a mapping (a tsnas model desc), got ${describe(data)}` }], file, fallbackName, locate);
+    fail(
+      [{ path: [], message: `expected a mapping (a tsnas model desc), got ${describe(data)}` }],
+      file,
+      fallbackName,
+      locate,
+    );
   }
   const header = data as Record<string, unknown>;
   if (header.format !== DESC_FORMAT) {
