@@ -1,1 +1,25 @@
-export {};
+import 'reflect-metadata';
+
+export { ArchParams } from './arch-params.js';
+export { AuxTower } from './aux-tower.js';
+export { BUILTIN_OPS, BUILTIN_OWNER } from './builtins.js';
+export { Cell, CellNode, DagEdge } from './cell.js';
+export { canDropPathByName, DropPath } from './drop-path.js';
+export { DuplicateOpError, OpsError, StateError, UnknownOpError } from './errors.js';
+export { avgPoolExcludePad, conv2dPt, maxPoolPt, outSize, subsample } from './internal/functional.js';
+export { uniformInit } from './internal/init.js';
+export { BatchNorm2d, Conv2d, type Conv2dOptions, Linear } from './layers.js';
+export { Model, type ModelOptions, type ModelOutput } from './model.js';
+export { Module, ModuleList } from './module.js';
+export { MultiOp } from './multi-op.js';
+export { type FinalizedOp, Op, type WeightedOp } from './op.js';
+export * from './primitives.js';
+export {
+  createOp,
+  findOp,
+  type OpFactory,
+  type OpRegistration,
+  registerBuiltinOps,
+  registeredOps,
+  registerOp,
+} from './registry.js';
