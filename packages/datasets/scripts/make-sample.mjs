@@ -3,7 +3,7 @@
 // 1,000 training images of each class (10,000) and the first 200 test images of each class
 // (2,000), in their original file order, written as gzipped IDX files with the standard names.
 //
-//   node scripts/make-sample.mjs [--src DIR] [--out DIR] [--train-per-class N] [--test-per-class N]
+//   node scripts/make-sample.mjs [--src DIR] [--out DIR] [--train-per-class N] [--test-per-class N] [--level 0-9]
 //
 // --src defaults to Debian's dataset-fashion-mnist folder, /usr/share/datasets/fashion-mnist.
 // Plain Node (no build step) so it runs on a fresh checkout.
@@ -20,6 +20,8 @@ const { values: args } = parseArgs({
     out: { type: 'string', default: join(here, '..', 'data', 'fashion-mnist-sample') },
     'train-per-class': { type: 'string', default: '1000' },
     'test-per-class': { type: 'string', default: '200' },
+    // gzip level; 9 for the shipped files, lower for quick checks.
+    level: { type: 'string', default: '9' },
   },
 });
 
@@ -87,9 +89,12 @@ function sample(prefix, perClass) {
   mkdirSync(args.out, { recursive: true });
   writeFileSync(
     join(args.out, `${imgName}.gz`),
-    gzipSync(encodeIdx([keep.length, h, w], outImages), { level: 9 }),
+    gzipSync(encodeIdx([keep.length, h, w], outImages), { level: Number(args.level) }),
   );
-  writeFileSync(join(args.out, `${labName}.gz`), gzipSync(encodeIdx([keep.length], outLabels), { level: 9 }));
+  writeFileSync(
+    join(args.out, `${labName}.gz`),
+    gzipSync(encodeIdx([keep.length], outLabels), { level: Number(args.level) }),
+  );
   console.log(`${prefix}: kept ${keep.length} of ${n} (${perClass} per class) -> ${resolve(args.out)}`);
 }
 

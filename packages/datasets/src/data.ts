@@ -9,7 +9,14 @@ import type { DatasetOrigin, LoadedSplit, Split } from './types.js';
 
 /** Archai-style `loader` section. Keys not listed (train_workers, cv_num, ...) are ignored. */
 export interface LoaderConf {
-  dataset: { name: string; max_batches?: number; dataroot?: string; [key: string]: unknown };
+  /** `embedded: true` loads the copy shipped in the package (fashion_mnist) whatever else is installed. */
+  dataset: {
+    name: string;
+    max_batches?: number;
+    dataroot?: string;
+    embedded?: boolean;
+    [key: string]: unknown;
+  };
   train_batch?: number;
   test_batch?: number;
   val_ratio?: number;
@@ -158,11 +165,19 @@ export async function getData(confLoader: LoaderConf, opts: GetDataOptions = {})
   const baseAug = { ...provider.meta.trainAug, crop: provider.meta.trainAug.crop ? cropPadding : 0 };
   const aug = parseAug(confString(conf, 'aug', path, ''), baseAug, cropPadding, `${path}.aug`);
   const dataroot = opts.dataroot || confString(dsConf, 'dataroot', dsPath, '') || undefined;
+  const useEmbedded = opts.useEmbedded ?? confBool(dsConf, 'embedded', dsPath, false);
   const seed = opts.seed ?? 0;
   const splitSeed = opts.splitSeed ?? SPLIT_SEED;
 
   const load = async (split: Split): Promise<LoadedSplit> => {
-    const data = await provider.load({ ...opts, dataroot, split, options: dsConf, optionsPath: dsPath });
+    const data = await provider.load({
+      ...opts,
+      dataroot,
+      useEmbedded,
+      split,
+      options: dsConf,
+      optionsPath: dsPath,
+    });
     opts.log?.({ event: 'dataset', name, split, origin: data.origin, dir: data.dir, samples: data.count });
     return data;
   };

@@ -27,6 +27,11 @@ export interface ResolveOptions {
   systemDirs?: string[];
   /** Fall back to the copy shipped in the package, where there is one (default true). */
   allowEmbedded?: boolean;
+  /**
+   * Use the copy shipped in the package and nothing else, so a run sees the same data on every
+   * machine (config: `dataset.embedded: true`).
+   */
+  useEmbedded?: boolean;
 }
 
 export interface ResolvedDataset {
@@ -92,6 +97,16 @@ export function resolveStorage(
   opts: ResolveOptions = {},
 ): ResolvedDataset {
   const env = opts.env ?? process.env;
+  if (opts.useEmbedded) {
+    if (storage.embedded && holdsAll(storage.embedded, storage))
+      return { dir: storage.embedded, origin: 'embedded' };
+    throw new DatasetError(
+      'E_NOT_FOUND',
+      storage.embedded
+        ? `The embedded copy of dataset '${name}' is missing or incomplete in ${storage.embedded}; reinstall @tsnas/datasets.`
+        : `Dataset '${name}' has no embedded copy; drop \`embedded: true\` and give a data root.`,
+    );
+  }
   const looked: LookedPlace[] = [];
   const roots: { origin: DatasetOrigin; label: string; root: string | undefined; note: string }[] = [
     { origin: 'dataroot', label: '--dataroot', root: opts.dataroot || undefined, note: 'not given' },
