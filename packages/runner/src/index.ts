@@ -1,1 +1,46 @@
-export {};
+export { algoProfile, BASE_PROFILE, datasetProfile, loadRunConfig, type ProfileKind } from './config.js';
+export { UsageError } from './errors.js';
+export {
+  createRunContainer,
+  ExperimentRunner,
+  resolveTemplate,
+  type RunOptions,
+  type Summary,
+} from './experiment.js';
+export {
+  DefaultFinalizers,
+  type FinalizeContext,
+  type Finalizer,
+  FinalizerRegistry,
+  RandomFinalizers,
+} from './finalizers.js';
+export {
+  type EvalResult,
+  Evaluater,
+  type Phase,
+  type PhaseContext,
+  type RunEvent,
+  Searcher,
+  type SearchResult,
+  writeCellPictures,
+} from './phases.js';
+export { type AlgoPlugin, type AlgoSource, defineAlgo } from './plugin.js';
+export {
+  AlgoRegistry,
+  builtinSource,
+  findPackageDir,
+  loadPluginPackage,
+  scanInstalledPlugins,
+} from './registry.js';
+export {
+  ARCH_TRAINER,
+  type ArchTrainerClass,
+  EVALUATER,
+  FINALIZERS,
+  MODEL_DESC_BUILDER,
+  SEARCHER,
+  TRAINER,
+  type TrainerClass,
+  TRIAL_EXECUTOR,
+} from './tokens.js';
+export { versions } from './versions.js';

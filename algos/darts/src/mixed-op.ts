@@ -1,0 +1,98 @@
+import { globalRng } from '@tsnas/backend';
+import { OpDesc } from '@tsnas/descs';
+import { type ArchParams, createOp, type FinalizedOp, ModuleList, Op, type WeightedOp } from '@tsnas/ops';
+import * as tf from '@tensorflow/tfjs-core';
+import type { DependencyContainer } from 'tsyringe';
+
+/** DARTS' candidate operations; `none` must stay last (Archai §6.1). */
+export const PRIMITIVES = [
+  'max_pool_3x3',
+  'avg_pool_3x3',
+  'skip_connect',
+  'sep_conv_3x3',
+  'sep_conv_5x5',
+  'dil_conv_3x3',
+  'dil_conv_5x5',
+  'none',
+] as const;
+
+/**
+ * The continuous relaxation of one edge: sum_k softmax(alpha)_k * op_k(x) over the primitives.
+ * Alphas start at 1e-3 * randn and are shared by every cell of one type (the first cell of the
+ * type owns them; the others receive them through `archParams`).
+ */
+export class MixedOp extends Op {
+  readonly primitives: string[];
+  private readonly children: ModuleList<Op>;
+  private readonly alphas: tf.Variable;
+
+  constructor(
+    desc: OpDesc,
+    affine: boolean,
+    archParams: ArchParams | null,
+    container: DependencyContainer,
+    primitives: readonly string[] = PRIMITIVES,
+  ) {
+    super(desc);
+    this.primitives = [...primitives];
+    this.children = this.addChild('ops', new ModuleList<Op>());
+    for (const name of this.primitives) {
+      const childDesc = new OpDesc(
+        name,
+        { conv: desc.params.conv?.clone(), stride: desc.params.stride ?? 1 },
+        1,
+      );
+      this.children.push(createOp(container, childDesc, affine, null));
+    }
+    const params =
+      archParams ??
+      this.createArchParams({
+        alphas: tf.tensor1d(this.primitives.map(() => 1e-3 * globalRng().normal())),
+      });
+    if (archParams) this.useArchParams(archParams);
+    this.alphas = params.get('alphas');
+  }
+
+  forward(x: tf.Tensor4D | tf.Tensor4D[], training: boolean): tf.Tensor4D {
+    const input = Array.isArray(x) ? x[0] : x;
+    const w = tf.softmax(this.alphas);
+    const weights = tf.unstack(w);
+    const terms: tf.Tensor4D[] = [];
+    this.children.items.forEach((op, k) => {
+      // `none` outputs zeros: its term adds nothing to the sum or to any gradient, so skip the work.
+      if (this.primitives[k] === 'none') return;
+      terms.push(tf.mul(op.forward(input, training), weights[k]));
+    });
+    return tf.addN(terms);
+  }
+
+  /** Softmax weights of the primitives (in PRIMITIVES order). */
+  weights(): number[] {
+    return tf.tidy(() => Array.from(tf.softmax(this.alphas).dataSync()));
+  }
+
+  /**
+   * The strongest primitive other than `none`, ranked by its softmax weight (original DARTS; Archai
+   * ranks by the raw alpha, quirk §11.3, which can order edges differently).
+   */
+  override finalize(): FinalizedOp {
+    const w = this.weights();
+    let best = -1;
+    for (let k = 0; k < w.length; k++) {
+      if (this.primitives[k] === 'none') continue;
+      if (best < 0 || w[k] > w[best]) best = k;
+    }
+    const desc = this.children.items[best].finalize().desc;
+    return { desc, rank: w[best] };
+  }
+
+  /** Primitives with their alphas, strongest first (Archai's `ops()`). */
+  override ops(): WeightedOp[] {
+    const a = Array.from(this.alphas.dataSync());
+    return this.children.items.map((op, k) => ({ op, weight: a[k] })).sort((p, q) => q.weight - p.weight);
+  }
+
+  override canDropPath(): boolean {
+    return false;
+  }
+}

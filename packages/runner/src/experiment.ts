@@ -1,0 +1,249 @@
+// ExperimentRunner: resolve the profile, prepare the experiment folder, search, hand the final
+// desc to eval, evaluate, and write summary.json. Every phase resumes from its checkpoint when the
+// same command runs again with the same --exp-dir.
+import 'reflect-metadata';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { initBackend, writeFileAtomic } from '@tsnas/backend';
+import { dumpConfig } from '@tsnas/config';
+import {
+  getGenotype,
+  genotypeToString,
+  genotypeToTemplate,
+  loadModelDesc,
+  type ModelDesc,
+  ModelDescBuilder,
+  modelDescToGenotype,
+  parseGenotype,
+} from '@tsnas/descs';
+import { Trainer } from '@tsnas/trainer';
+import { container as rootContainer, type DependencyContainer } from 'tsyringe';
+import { loadRunConfig, type ProfileKind } from './config.js';
+import { UsageError } from './errors.js';
+import { FinalizerRegistry } from './finalizers.js';
+import {
+  type EvalResult,
+  Evaluater,
+  type PhaseContext,
+  type RunEvent,
+  Searcher,
+  type SearchResult,
+} from './phases.js';
+import type { AlgoSource } from './plugin.js';
+import { ARCH_TRAINER, EVALUATER, FINALIZERS, MODEL_DESC_BUILDER, SEARCHER, TRAINER } from './tokens.js';
+import { versions } from './versions.js';
+
+export interface RunOptions {
+  algo: AlgoSource;
+  profile?: ProfileKind;
+  /** Extra profile files (--config), applied after the algorithm's profile and the user's config. */
+  configFiles?: string[];
+  /** `key.path=value` overrides, applied last. */
+  overrides?: string[];
+  expDir?: string;
+  seed?: number;
+  backend?: 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+  dataset?: string;
+  dataroot?: string;
+  searchOnly?: boolean;
+  evalOnly?: boolean;
+  /** With evalOnly: a desc file or a genotype (name or string) to evaluate. */
+  desc?: string;
+  resume?: boolean;
+  cwd?: string;
+  onEvent?: (e: RunEvent) => void;
+}
+
+export interface Summary {
+  algo: string;
+  algo_package: string;
+  dataset: string;
+  backend: string;
+  backend_reason: string;
+  seed: number;
+  profile: ProfileKind;
+  versions: Record<string, string>;
+  exp_dir: string;
+  started_at: string;
+  finished_at: string | null;
+  search: {
+    genotype: string;
+    best_val_top1: number | null;
+    seconds: number;
+    supernet_params: number | null;
+  } | null;
+  eval: {
+    test_top1: number;
+    test_top5: number;
+    test_loss: number;
+    params: number;
+    params_without_aux: number;
+    best_train_top1: number | null;
+    seconds: number;
+  } | null;
+}
+
+function timestamp(d = new Date()): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
+}
+
+/** A desc file, a genotype name (darts_v2) or a genotype string, as a template ModelDesc. */
+export async function resolveTemplate(spec: string, conf: any, cwd: string): Promise<ModelDesc> {
+  const path = resolve(cwd, spec);
+  if (existsSync(path)) return await loadModelDesc(path);
+  if (spec.trim().startsWith('Genotype(')) return genotypeToTemplate(parseGenotype(spec), conf);
+  try {
+    return genotypeToTemplate(getGenotype(spec), conf);
+  } catch (e) {
+    throw new UsageError(
+      `--desc '${spec}' is neither a desc file, a genotype string nor a known genotype name: ${(e as Error).message}`,
+    );
+  }
+}
+
+/** The run's container: defaults first, then whatever the plug-in registers. */
+export function createRunContainer(
+  algo: AlgoSource,
+  parent: DependencyContainer = rootContainer,
+): DependencyContainer {
+  const c = parent.createChildContainer();
+  c.register(MODEL_DESC_BUILDER, { useValue: new ModelDescBuilder() });
+  c.register(ARCH_TRAINER, { useValue: null });
+  c.register(TRAINER, { useValue: Trainer });
+  c.register(FINALIZERS, { useValue: FinalizerRegistry.withDefaults() });
+  c.register(SEARCHER, { useValue: new Searcher() });
+  c.register(EVALUATER, { useValue: new Evaluater() });
+  algo.plugin.register(c);
+  return c;
+}
+
+export class ExperimentRunner {
+  async run(opts: RunOptions): Promise<{ expDir: string; summary: Summary }> {
+    const cwd = opts.cwd ?? process.cwd();
+    const emit = opts.onEvent ?? (() => {});
+    const resume = opts.resume ?? true;
+    const profile = opts.profile ?? 'default';
+    const overrides = [...(opts.overrides ?? [])];
+    if (opts.seed !== undefined) overrides.push(`common.seed=${opts.seed}`);
+    const loaded = await loadRunConfig({
+      algo: opts.algo.plugin,
+      profile,
+      dataset: opts.dataset,
+      configFiles: opts.configFiles ?? [],
+      overrides,
+      cwd,
+    });
+    const conf = loaded.tree as any;
+    if (opts.evalOnly && opts.searchOnly)
+      throw new UsageError('--search-only and --eval-only exclude each other');
+    if (opts.evalOnly && !opts.desc)
+      throw new UsageError('--eval-only needs --desc FILE|GENOTYPE (the cell to evaluate)');
+
+    const datasetName: string = conf.dataset.name;
+    const expDir = resolve(
+      cwd,
+      opts.expDir ?? join('runs', `${opts.algo.plugin.name}-${datasetName}-${timestamp()}`),
+    );
+    const configText = dumpConfig(conf);
+    this.prepareExpDir(expDir, configText, resume);
+
+    const backend = await initBackend({ backend: opts.backend ?? conf.common.backend ?? 'auto' });
+    emit({ kind: 'info', phase: 'run', message: `backend ${backend.name}: ${backend.reason}` });
+    const seed = Number(conf.common.seed);
+    const summaryFile = join(expDir, 'summary.json');
+    const previous: Summary | null = existsSync(summaryFile)
+      ? JSON.parse(readFileSync(summaryFile, 'utf8'))
+      : null;
+    const summary: Summary = {
+      algo: opts.algo.plugin.name,
+      algo_package: `${opts.algo.packageName}@${opts.algo.version}`,
+      dataset: datasetName,
+      backend: backend.name,
+      backend_reason: backend.reason,
+      seed,
+      profile,
+      versions: versions(),
+      exp_dir: expDir,
+      started_at: previous?.started_at ?? new Date().toISOString(),
+      finished_at: null,
+      search: previous?.search ?? null,
+      eval: previous?.eval ?? null,
+    };
+    const writeSummary = () => writeFileAtomic(summaryFile, `${JSON.stringify(summary, null, 2)}\n`);
+
+    const container = createRunContainer(opts.algo);
+    const ctx: PhaseContext = { container, conf, expDir, seed, dataroot: opts.dataroot, resume, emit };
+
+    let template: ModelDesc;
+    const finalDescFile = join(expDir, 'search', 'final_model_desc.yaml');
+    if (opts.evalOnly) {
+      template = await resolveTemplate(opts.desc!, conf.nas.eval.model_desc, cwd);
+      summary.search = null;
+    } else if (existsSync(finalDescFile) && summary.search) {
+      emit({ kind: 'info', phase: 'search', message: `search already finished: ${finalDescFile}` });
+      template = await loadModelDesc(finalDescFile);
+    } else {
+      const searcher = container.resolve<Searcher>(SEARCHER);
+      const result: SearchResult = await searcher.search(ctx);
+      template = result.desc;
+      summary.search = {
+        genotype: result.genotype,
+        best_val_top1: result.bestValTop1,
+        seconds: result.seconds,
+        supernet_params: result.params,
+      };
+      await writeSummary();
+    }
+
+    if (!opts.searchOnly) {
+      if (summary.eval && existsSync(join(expDir, 'eval', 'weights.safetensors'))) {
+        emit({ kind: 'info', phase: 'eval', message: 'eval already finished' });
+      } else {
+        const evaluater = container.resolve<Evaluater>(EVALUATER);
+        const r: EvalResult = await evaluater.evaluate(ctx, template);
+        summary.eval = {
+          test_top1: r.testTop1,
+          test_top5: r.testTop5,
+          test_loss: r.testLoss,
+          params: r.params,
+          params_without_aux: r.paramsWithoutAux,
+          best_train_top1: r.bestTrainTop1,
+          seconds: r.seconds,
+        };
+      }
+    }
+    if (!summary.search && opts.evalOnly) {
+      summary.search = null;
+    }
+    summary.finished_at = new Date().toISOString();
+    await writeSummary();
+    container.dispose?.();
+    return { expDir, summary };
+  }
+
+  /**
+   * Creates the folder and writes config_used.yaml. A folder holding a run with another profile is
+   * refused (resuming it would mix two experiments); so is reusing a folder with --no-resume.
+   * Nothing already written is ever deleted.
+   */
+  private prepareExpDir(expDir: string, configText: string, resume: boolean): void {
+    const used = join(expDir, 'config_used.yaml');
+    if (existsSync(expDir) && readdirSync(expDir).length > 0) {
+      if (!resume) {
+        throw new UsageError(
+          `--exp-dir ${expDir} already holds files and --no-resume was given: choose a new --exp-dir (nothing was changed)`,
+        );
+      }
+      if (existsSync(used) && readFileSync(used, 'utf8') !== configText) {
+        throw new UsageError(
+          `--exp-dir ${expDir} holds a run with a different profile (${used}); resume it with the same options or choose a new --exp-dir (nothing was changed)`,
+        );
+      }
+    }
+    mkdirSync(expDir, { recursive: true });
+    writeFileSync(used, configText);
+  }
+}
+
+export { genotypeToString, modelDescToGenotype };

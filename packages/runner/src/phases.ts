@@ -1,0 +1,222 @@
+// Search and eval phases (Archai's Searcher and Evaluater, §1.4-§1.5), resolved from the run's DI
+// container so a plug-in can replace either. Unlike Archai, search checkpoints and resumes too.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { globalRng, seedEverything } from '@tsnas/backend';
+import { type ModelDesc, modelDescToGenotype, genotypeToString, saveModelDesc } from '@tsnas/descs';
+import { getData, type DataLoaders as LoadedData } from '@tsnas/datasets';
+import { Model } from '@tsnas/ops';
+import { Checkpoint, type Metrics, type TrainerConf, type TrainerEvent } from '@tsnas/trainer';
+import { renderCurvesSvg, renderModelCellsSvg } from '@tsnas/viz';
+import type { DependencyContainer } from 'tsyringe';
+import type { FinalizerRegistry } from './finalizers.js';
+import {
+  ARCH_TRAINER,
+  type ArchTrainerClass,
+  FINALIZERS,
+  MODEL_DESC_BUILDER,
+  type ModelDescBuilder,
+  TRAINER,
+  type TrainerClass,
+} from './tokens.js';
+
+export type Phase = 'search' | 'post_train' | 'eval';
+
+export type RunEvent =
+  | ({ phase: Phase } & TrainerEvent)
+  | { kind: 'phase_start'; phase: Phase; detail: string }
+  | {
+      kind: 'dataset';
+      phase: Phase;
+      name: string;
+      split: string;
+      origin: string;
+      dir: string;
+      samples: number;
+    }
+  | { kind: 'info'; phase: Phase | 'run'; message: string };
+
+export interface PhaseContext {
+  container: DependencyContainer;
+  /** The resolved profile. */
+  conf: any;
+  expDir: string;
+  seed: number;
+  dataroot?: string;
+  resume: boolean;
+  emit: (e: RunEvent) => void;
+}
+
+export interface SearchResult {
+  desc: ModelDesc;
+  genotype: string;
+  bestValTop1: number | null;
+  seconds: number;
+  params: number | null;
+}
+
+export interface EvalResult {
+  testTop1: number;
+  testTop5: number;
+  testLoss: number;
+  params: number;
+  paramsWithoutAux: number;
+  seconds: number;
+  bestTrainTop1: number | null;
+}
+
+async function loadData(
+  ctx: PhaseContext,
+  phase: Phase,
+  loaderConf: any,
+  confPath: string,
+): Promise<LoadedData> {
+  return getData(loaderConf, {
+    seed: ctx.seed,
+    confPath,
+    ...(ctx.dataroot ? { dataroot: ctx.dataroot } : {}),
+    log: (e) => ctx.emit({ kind: 'dataset', phase, ...e }),
+  });
+}
+
+function writeCurves(file: string, title: string, metrics: Metrics): void {
+  const ep = metrics.epochs;
+  const pts = (f: (e: (typeof ep)[number]) => number | undefined) =>
+    ep.flatMap((e) => (f(e) === undefined ? [] : [[e.epoch, f(e)!] as [number, number]]));
+  const lines = [
+    { name: 'train top1', points: pts((e) => e.train.top1) },
+    { name: 'val top1', points: pts((e) => e.val?.top1) },
+    { name: 'train loss', points: pts((e) => e.train.loss) },
+    { name: 'val loss', points: pts((e) => e.val?.loss) },
+  ].filter((l) => l.points.length > 0);
+  if (lines.length === 0 || ep.length === 0) return;
+  writeFileSync(file, renderCurvesSvg({ title, xLabel: 'epoch', yLabel: 'top1 / loss', lines }));
+}
+
+export async function writeCellPictures(desc: ModelDesc, expDir: string): Promise<void> {
+  const dir = join(expDir, 'cells');
+  mkdirSync(dir, { recursive: true });
+  const { normal, reduce } = await renderModelCellsSvg(desc);
+  if (normal) writeFileSync(join(dir, 'normal.svg'), normal);
+  if (reduce) writeFileSync(join(dir, 'reduce.svg'), reduce);
+}
+
+function trainerConf(raw: any): TrainerConf {
+  return raw as TrainerConf;
+}
+
+export class Searcher {
+  async search(ctx: PhaseContext): Promise<SearchResult> {
+    const started = performance.now();
+    const conf = ctx.conf.nas.search;
+    const dir = join(ctx.expDir, 'search');
+    mkdirSync(dir, { recursive: true });
+    seedEverything(ctx.seed);
+    const builder = ctx.container.resolve<ModelDescBuilder>(MODEL_DESC_BUILDER);
+    const supernet = builder.build(conf.model_desc);
+    const ArchTrainer = ctx.container.resolve<ArchTrainerClass>(ARCH_TRAINER);
+    let finalDesc: ModelDesc;
+    let bestValTop1: number | null = null;
+    // Training time accumulates across resumes in the checkpoint; the rest is timed here.
+    let trainSeconds = 0;
+    let fitWall = 0;
+    let params: number | null = null;
+    if (!ArchTrainer) {
+      ctx.emit({
+        kind: 'phase_start',
+        phase: 'search',
+        detail: 'no architecture training: the built desc is final',
+      });
+      finalDesc = supernet.clone();
+      finalDesc.clearTrainables();
+    } else {
+      const model = new Model(supernet, { container: ctx.container, affine: false, droppath: false });
+      params = model.paramCount();
+      ctx.emit({
+        kind: 'phase_start',
+        phase: 'search',
+        detail: `supernet: ${supernet.cellDescs().length} cells, ${params.toLocaleString('en-US')} weights`,
+      });
+      const data = await loadData(ctx, 'search', conf.loader, 'nas.search.loader');
+      const trainer = new ArchTrainer(trainerConf(conf.trainer), model, {
+        checkpoint: new Checkpoint(
+          join(dir, 'checkpoint', 'checkpoint.safetensors'),
+          ctx.conf.common.checkpoint?.freq ?? 1,
+        ),
+        metricsFile: join(dir, 'metrics.jsonl'),
+        onEvent: (e) => ctx.emit({ phase: 'search', ...e }),
+      });
+      const fitStarted = performance.now();
+      const metrics = await trainer.fit({ train: data.train, val: data.val, test: null });
+      fitWall = (performance.now() - fitStarted) / 1000;
+      bestValTop1 = metrics.bestVal()?.val?.top1 ?? null;
+      trainSeconds = metrics.seconds;
+      writeCurves(join(dir, 'curves.svg'), 'search', metrics);
+      const finalizers = ctx.container.resolve<FinalizerRegistry>(FINALIZERS);
+      finalDesc = await finalizers
+        .get(conf.finalizer ?? 'default')
+        .finalizeModel(model, supernet, { rng: globalRng().fork('finalize'), expDir: ctx.expDir });
+      trainer.dispose();
+      model.dispose();
+    }
+    finalDesc.clearTrainables();
+    await saveModelDesc(finalDesc, join(dir, 'final_model_desc.yaml'));
+    await writeCellPictures(finalDesc, ctx.expDir);
+    return {
+      desc: finalDesc,
+      genotype: genotypeToString(modelDescToGenotype(finalDesc)),
+      bestValTop1,
+      seconds: trainSeconds + (performance.now() - started) / 1000 - fitWall,
+      params,
+    };
+  }
+}
+
+export class Evaluater {
+  async evaluate(ctx: PhaseContext, template: ModelDesc): Promise<EvalResult> {
+    const started = performance.now();
+    const conf = ctx.conf.nas.eval;
+    const dir = join(ctx.expDir, 'eval');
+    mkdirSync(dir, { recursive: true });
+    seedEverything(ctx.seed);
+    await saveModelDesc(template, join(dir, 'final_model_desc.yaml'));
+    const builder = ctx.container.resolve<ModelDescBuilder>(MODEL_DESC_BUILDER);
+    const desc = builder.build(conf.model_desc, template);
+    await saveModelDesc(desc, join(dir, 'full_model_desc.yaml'));
+    const model = new Model(desc, { container: ctx.container, affine: true, droppath: true });
+    const params = model.paramCount({ includeAux: true });
+    const paramsWithoutAux = model.paramCount({ includeAux: false });
+    ctx.emit({
+      kind: 'phase_start',
+      phase: 'eval',
+      detail: `network: ${desc.cellDescs().length} cells, ${params.toLocaleString('en-US')} parameters`,
+    });
+    const data = await loadData(ctx, 'eval', conf.loader, 'nas.eval.loader');
+    const Trainer = ctx.container.resolve<TrainerClass>(TRAINER);
+    const trainer = new Trainer(trainerConf(conf.trainer), model, {
+      checkpoint: new Checkpoint(
+        join(dir, 'checkpoint', 'checkpoint.safetensors'),
+        ctx.conf.common.checkpoint?.freq ?? 1,
+      ),
+      metricsFile: join(dir, 'metrics.jsonl'),
+      onEvent: (e) => ctx.emit({ phase: 'eval', ...e }),
+    });
+    const fitStarted = performance.now();
+    const metrics = await trainer.fit({ train: data.train, val: data.val, test: data.test });
+    const fitWall = (performance.now() - fitStarted) / 1000;
+    writeCurves(join(dir, 'curves.svg'), 'eval', metrics);
+    await model.saveWeights(join(dir, 'weights.safetensors'));
+    trainer.dispose();
+    model.dispose();
+    const test = metrics.test;
+    return {
+      testTop1: test?.top1 ?? Number.NaN,
+      testTop5: test?.top5 ?? Number.NaN,
+      testLoss: test?.loss ?? Number.NaN,
+      params,
+      paramsWithoutAux,
+      seconds: metrics.seconds + (performance.now() - started) / 1000 - fitWall,
+      bestTrainTop1: metrics.bestTrain()?.train.top1 ?? null,
+    };
+  }
+}
