@@ -479,7 +479,8 @@ function fromObject(
 
 /** Builds a desc from its plain-data form (as parsed from YAML or JSON), validating it. */
 export function modelDescFromObject(data: unknown, file?: string): ModelDesc {
-  return fromObject(data, file, '<model desc>');
+  // A copy, so the desc never shares arrays with the caller's object.
+  return fromObject(structuredClone(data), file, '<model desc>');
 }
 
 export function modelDescFromYaml(text: string, file?: string): ModelDesc {
