@@ -218,8 +218,10 @@ export function suggestKeyPaths(tree: ConfigTree, path: readonly string[], limit
   if (isMapping(parent)) {
     const budget = Math.max(2, Math.floor(missing.length / 3));
     for (const sibling of Object.keys(parent)) {
-      const d = distance(missing, sibling);
-      if (d > budget) continue;
+      let d = distance(missing, sibling);
+      // A typed prefix of a longer key (`epoch` for `epoch_size`) is close too.
+      if (d > budget && missing.length >= 3 && sibling.startsWith(missing)) d = budget + 0.5;
+      if (d > budget + 0.5) continue;
       const candidate = [...parentPath, sibling, ...path.slice(missingAt + 1)];
       add(formatKeyPath(getAt(tree, candidate) === undefined ? [...parentPath, sibling] : candidate), d);
     }
