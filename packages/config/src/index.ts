@@ -17,6 +17,7 @@ export {
   type LoadOptions,
   loadConfig,
   loadConfigSync,
+  type ProfileFiles,
   parseProfile,
 } from './load.js';
 export {

@@ -298,3 +298,11 @@ describe('other file types', () => {
     expect(a.tree).toEqual({ x: { y: 1 }, z: 1 });
   });
 });
+
+describe('file names', () => {
+  it('accepts file: URLs, as a plug-in gives its default profile', () => {
+    const dir = writeFiles({ 'algo.yaml': 'a: 1\n' });
+    const url = new URL(`file://${join(dir, 'algo.yaml')}`);
+    expect(loadConfigSync([url]).tree).toEqual({ a: 1 });
+  });
+});

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, extname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { z } from 'zod';
 import { resolveCopiesWithSources } from './copy.js';
 import { ConfigError, locatedMessage } from './errors.js';
@@ -150,11 +151,14 @@ export function deepUpdate(
   }
 }
 
-function fileList(files: readonly string[] | string, cwd: string): string[] {
+/** Profile files: paths (relative to `cwd`), `file:` URLs (a plug-in's `new URL('../x.yaml', import.meta.url)`). */
+export type ProfileFiles = readonly (string | URL)[] | string;
+
+function fileList(files: ProfileFiles, cwd: string): string[] {
   // Archai accepts one string of `;`-separated files.
   const list = typeof files === 'string' ? files.split(';') : files;
   return list
-    .map((file) => file.trim())
+    .map((file) => (file instanceof URL ? fileURLToPath(file) : file.trim()))
     .filter((file) => file !== '')
     .map((file) => resolve(cwd, file));
 }
@@ -255,10 +259,7 @@ function finish(state: LoadState, options: LoadOptions): LoadedConfig {
  * file that names them), applies overrides, resolves `_copy`, and validates when given a schema.
  * Reads YAML, JSON, `package.json` (its `"nas"` key) and JS/TS configs.
  */
-export async function loadConfig(
-  files: readonly string[] | string,
-  options: LoadOptions = {},
-): Promise<LoadedConfig> {
+export async function loadConfig(files: ProfileFiles, options: LoadOptions = {}): Promise<LoadedConfig> {
   const state = newState();
   for (const file of fileList(files, options.cwd ?? process.cwd())) {
     await driveAsync(mergeFile(file, state, []), readProfileAsync);
@@ -267,7 +268,7 @@ export async function loadConfig(
 }
 
 /** `loadConfig` for YAML/JSON files only (JS/TS configs need `import()`, which is async). */
-export function loadConfigSync(files: readonly string[] | string, options: LoadOptions = {}): LoadedConfig {
+export function loadConfigSync(files: ProfileFiles, options: LoadOptions = {}): LoadedConfig {
   const state = newState();
   for (const file of fileList(files, options.cwd ?? process.cwd()))
     drive(mergeFile(file, state, []), readProfileSync);
