@@ -45,6 +45,7 @@ export interface LoadedConfig {
 }
 
 interface LoadState {
+  topFile?: string;
   tree: ConfigTree;
   sources: SourceMap;
   files: string[];
@@ -230,8 +231,8 @@ async function driveAsync(steps: Steps, read: (file: string) => Promise<ParsedPr
 }
 
 function finish(state: LoadState, options: LoadOptions): LoadedConfig {
-  if (state.files.length && !state.sources.get(''))
-    state.sources.set('', { file: state.files[0]!, line: 1, col: 1 });
+  // A missing top-level key is reported at the top of the first file given (not of its includes).
+  if (state.topFile !== undefined) state.sources.set('', { file: state.topFile, line: 1, col: 1 });
   let raw = state.tree;
   let rawSources = state.sources;
   let resolved = resolveCopiesWithSources(raw, rawSources);
@@ -262,6 +263,7 @@ function finish(state: LoadState, options: LoadOptions): LoadedConfig {
 export async function loadConfig(files: ProfileFiles, options: LoadOptions = {}): Promise<LoadedConfig> {
   const state = newState();
   for (const file of fileList(files, options.cwd ?? process.cwd())) {
+    state.topFile ??= file;
     await driveAsync(mergeFile(file, state, []), readProfileAsync);
   }
   return finish(state, options);
@@ -270,8 +272,10 @@ export async function loadConfig(files: ProfileFiles, options: LoadOptions = {})
 /** `loadConfig` for YAML/JSON files only (JS/TS configs need `import()`, which is async). */
 export function loadConfigSync(files: ProfileFiles, options: LoadOptions = {}): LoadedConfig {
   const state = newState();
-  for (const file of fileList(files, options.cwd ?? process.cwd()))
+  for (const file of fileList(files, options.cwd ?? process.cwd())) {
+    state.topFile ??= file;
     drive(mergeFile(file, state, []), readProfileSync);
+  }
   return finish(state, options);
 }
 

@@ -113,7 +113,7 @@ describe('tsnasProfileSchema on an Archai-style profile', () => {
     const keys = error.issues.map((issue) => issue.keyPath);
     expect(keys).toEqual(['nas.search.trainer.batch_chunks', 'nas.eval.trainer.batch_chunks']);
     const evalIssue = error.issues[1]!;
-    expect(evalIssue.message).toMatch(/^missing required key; /);
+    expect(evalIssue.message).toBe('missing required key (expected number)');
     // nas.eval.trainer is written at line 44 of base.yaml.
     expect(evalIssue.location).toMatchObject({ file: join(dir, 'configs/base.yaml'), line: 44 });
   });
@@ -138,5 +138,20 @@ describe('validateConfig with any schema', () => {
 
   it('returns the parsed value', () => {
     expect(validateConfig({ a: 1 }, z.object({ a: z.number() }))).toEqual({ a: 1 });
+  });
+});
+
+describe('missing top-level sections', () => {
+  it('are reported at the top of the first file given', () => {
+    const dir = writeFiles({
+      'base.yaml': 'common: {seed: 1, checkpoint: null, resume: false}\n',
+      'algo.yaml': '__include__: base.yaml\n',
+    });
+    const config = loadConfigSync(join(dir, 'algo.yaml'));
+    const error = errorOf(() => validateConfig(config.tree, tsnasProfileSchema, config.sources));
+    expect(error.issues.map((issue) => issue.keyPath)).toEqual(['dataset', 'nas']);
+    expect(error.message).toContain(
+      `${join(dir, 'algo.yaml')}:1:1: dataset: missing required key (expected object)`,
+    );
   });
 });

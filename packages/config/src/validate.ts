@@ -34,12 +34,16 @@ export function validateConfig<S extends z.ZodType>(
     const value = getAt(tree, issue.path as (string | number)[]);
     const parent = getAt(tree, issue.path.slice(0, -1) as (string | number)[]);
     const missing = value === undefined && issue.path.length > 0 && parent !== undefined;
-    const detail = missing ? 'missing required key; ' : '';
+    if (missing) {
+      const expected = issue.code === 'invalid_type' ? ` (expected ${issue.expected})` : `: ${issue.message}`;
+      add(issue.path, `missing required key${expected}`);
+      continue;
+    }
     const got =
-      !missing && value !== undefined && (typeof value !== 'object' || value === null)
+      value !== undefined && (typeof value !== 'object' || value === null)
         ? ` (got ${describeValue(value)})`
         : '';
-    add(issue.path, `${detail}${issue.message}${got}`);
+    add(issue.path, `${issue.message}${got}`);
   }
   const lines = issues.map((issue) =>
     locatedMessage(issue.location, issue.keyPath || '(root)', issue.message),
