@@ -1,2 +1,23 @@
+export {
+  BACKEND_CHOICES,
+  type BackendChoice,
+  type BackendInfo,
+  type BackendName,
+  type InitBackendOptions,
+  initBackend,
+  NATIVE_PACKAGES,
+  wasmBinariesDir,
+} from './backend.js';
+export { BackendError, TensorLeakError } from './errors.js';
+export { type GradientSource, gradientsRegistered, registerAllGradients } from './gradients.js';
+export {
+  convFilterGrad,
+  convInputGrad,
+  depthwiseConvFilterGrad,
+  depthwiseConvInputGrad,
+} from './kernels/conv-grads.js';
+export { dilateFilter, registerTrainingGradients } from './kernels/dilated-gradient.js';
+export { registerWasmTrainingKernels, wasmTrainingKernels } from './kernels/wasm-kernels.js';
+export { assertNoLeak, assertNoLeakAsync, type MemorySnapshot, memoryCheck } from './memory.js';
 export * from './seed.js';
 export * from './safetensors.js';

@@ -20,7 +20,10 @@ export class SafetensorsError extends Error {
   }
 }
 
-export function encodeSafetensors(tensors: Map<string, NamedArray>, metadata: Record<string, string> = {}): Buffer {
+export function encodeSafetensors(
+  tensors: Map<string, NamedArray>,
+  metadata: Record<string, string> = {},
+): Buffer {
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
   let offset = 0;
@@ -76,7 +79,10 @@ export function decodeSafetensors(
     }
     const [begin, end] = entry.data_offsets as [number, number];
     if (!(begin >= 0 && end >= begin && dataStart + end <= buf.length)) {
-      throw new SafetensorsError(file, `tensor '${name}' byte range [${begin}, ${end}) lies outside the file`);
+      throw new SafetensorsError(
+        file,
+        `tensor '${name}' byte range [${begin}, ${end}) lies outside the file`,
+      );
     }
     const count = (end - begin) / 4;
     const expected = (entry.shape as number[]).reduce((a: number, b: number) => a * b, 1);

@@ -1,0 +1,1 @@
+export declare function bundleGradients(options?: { force?: boolean }): Promise<string>;

@@ -1,0 +1,173 @@
+// Each wasm training kernel against the cpu backend's kernel (or, for dilation > 1 where the cpu
+// kernels ignore `dilations`, against cpu's gradient of the equivalent zero-inserted filter).
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { randn, relError, runOn, setupBackends, tensor } from '../../test/helpers.js';
+import { dilateFilter } from './dilated-gradient.js';
+
+type Pad = tf.Conv2DAttrs['pad'];
+const PADS: Pad[] = [
+  'same',
+  'valid',
+  1,
+  [
+    [0, 0],
+    [2, 1],
+    [0, 2],
+    [0, 0],
+  ],
+];
+const KERNELS = [1, 2, 3, 5, 7];
+const TOL = 1e-4;
+
+function outSize(
+  inShape: [number, number, number, number],
+  filterShape: [number, number, number, number],
+  stride: number,
+  dilation: number,
+  pad: Pad,
+  depthwise: boolean,
+) {
+  const info = tf.backend_util.computeConv2DInfo(
+    inShape,
+    filterShape,
+    stride,
+    dilation,
+    pad,
+    undefined,
+    depthwise,
+  );
+  return info;
+}
+
+beforeAll(async () => {
+  await setupBackends();
+});
+
+describe('wasm DepthwiseConv2dNativeBackpropInput / BackpropFilter', () => {
+  it.each(KERNELS)('match cpu for k=%i over strides, dilations, paddings, sizes', async (k) => {
+    const failures: string[] = [];
+    let checked = 0;
+    for (const size of [7, 8])
+      for (const stride of [1, 2])
+        for (const dilation of [1, 2])
+          for (const pad of PADS) {
+            const m = k === 3 && size === 8 ? 2 : 1; // channel multiplier > 1 on a subset
+            const inShape: [number, number, number, number] = [2, size, size, 3];
+            const fShape: [number, number, number, number] = [k, k, 3, m];
+            const eff = (k - 1) * dilation + 1;
+            if (pad === 'valid' && eff > size) continue;
+            const info = outSize(inShape, fShape, stride, dilation, pad, true);
+            if (info.outHeight <= 0 || info.outWidth <= 0) continue;
+            const seed = size * 1000 + k * 100 + stride * 10 + dilation;
+            const x = randn(inShape, seed);
+            const f = randn(fShape, seed + 1);
+            const dy = randn(info.outShape, seed + 2);
+            const attrs = { strides: stride, pad, dimRoundingMode: undefined };
+            const viaKernels = () => {
+              const dx = tf
+                .engine()
+                .runKernel(tf.DepthwiseConv2dNativeBackpropInput, { dy: tensor(dy), filter: tensor(f) }, {
+                  ...attrs,
+                  dilations: dilation,
+                  inputShape: inShape,
+                } as unknown as tf.NamedAttrMap) as tf.Tensor;
+              const df = tf
+                .engine()
+                .runKernel(tf.DepthwiseConv2dNativeBackpropFilter, { x: tensor(x), dy: tensor(dy) }, {
+                  ...attrs,
+                  dilations: dilation,
+                  filterShape: fShape,
+                } as unknown as tf.NamedAttrMap) as tf.Tensor;
+              return [dx, df];
+            };
+            // Reference: cpu, through an undilated convolution with a zero-inserted filter.
+            const reference = () => {
+              const g = tf.grads((xx: tf.Tensor, ff: tf.Tensor) =>
+                tf.sum(
+                  tf.mul(
+                    tf.depthwiseConv2d(
+                      xx as tf.Tensor4D,
+                      dilateFilter(ff as tf.Tensor4D, dilation, dilation),
+                      stride,
+                      pad,
+                    ),
+                    tensor(dy),
+                  ),
+                ),
+              );
+              return g([tensor(x), tensor(f)]);
+            };
+            const want = await runOn('cpu', reference);
+            const got = await runOn('wasm', viaKernels);
+            checked++;
+            for (const [i, name] of ['dx', 'dfilter'].entries()) {
+              const err = relError(got.values[i], want.values[i]);
+              if (!(err <= TOL)) {
+                failures.push(
+                  `${name} size=${size} s=${stride} d=${dilation} pad=${JSON.stringify(pad)} m=${m}: rel err ${err} (shapes ${got.shapes[i]} vs ${want.shapes[i]})`,
+                );
+              }
+            }
+          }
+    expect(failures).toEqual([]);
+    expect(checked).toBeGreaterThan(10);
+  });
+});
+
+describe('wasm Conv2DBackpropFilter', () => {
+  it.each(KERNELS)('matches cpu for k=%i over strides, paddings, sizes', async (k) => {
+    const failures: string[] = [];
+    let checked = 0;
+    for (const size of [7, 8])
+      for (const stride of [1, 2])
+        for (const pad of PADS) {
+          const inShape: [number, number, number, number] = [2, size, size, 3];
+          const fShape: [number, number, number, number] = [k, k, 3, 4];
+          if (pad === 'valid' && k > size) continue;
+          const info = outSize(inShape, fShape, stride, 1, pad, false);
+          if (info.outHeight <= 0 || info.outWidth <= 0) continue;
+          const seed = size * 1000 + k * 100 + stride * 10;
+          const x = randn(inShape, seed);
+          const dy = randn(info.outShape, seed + 2);
+          const run = () =>
+            tf.engine().runKernel(tf.Conv2DBackpropFilter, { x: tensor(x), dy: tensor(dy) }, {
+              strides: stride,
+              pad,
+              dataFormat: 'NHWC',
+              filterShape: fShape,
+            } as unknown as tf.NamedAttrMap) as tf.Tensor;
+          const want = await runOn('cpu', run);
+          const got = await runOn('wasm', run);
+          checked++;
+          const err = relError(got.values[0], want.values[0]);
+          if (!(err <= TOL)) {
+            failures.push(`size=${size} s=${stride} pad=${JSON.stringify(pad)}: rel err ${err}`);
+          }
+        }
+    expect(failures).toEqual([]);
+    expect(checked).toBeGreaterThan(10);
+  });
+});
+
+describe('composite kernels and reference counts', () => {
+  it('leave bare TensorInfo inputs alive and free their intermediates', async () => {
+    await tf.setBackend('wasm');
+    const x = tf.tensor4d(randn([1, 5, 5, 2], 1).data, [1, 5, 5, 2]);
+    const dy = tf.tensor4d(randn([1, 5, 5, 2], 2).data, [1, 5, 5, 2]);
+    const kernel = tf.getKernel(tf.DepthwiseConv2dNativeBackpropFilter, 'wasm');
+    const before = tf.memory().numTensors;
+    const info = (t: tf.Tensor): tf.TensorInfo => ({ dataId: t.dataId, shape: t.shape, dtype: t.dtype });
+    const out = kernel?.kernelFunc({
+      inputs: { x: info(x), dy: info(dy) },
+      backend: tf.backend(),
+      attrs: { strides: 1, pad: 'same', dilations: 1, filterShape: [3, 3, 2, 1] },
+    }) as tf.Tensor;
+    expect(out.shape).toEqual([3, 3, 2, 1]);
+    expect(tf.memory().numTensors).toBe(before + 1);
+    // The inputs still hold their data.
+    expect(Array.from(x.dataSync())).toEqual(Array.from(randn([1, 5, 5, 2], 1).data));
+    expect(Array.from(dy.dataSync())).toEqual(Array.from(randn([1, 5, 5, 2], 2).data));
+    tf.dispose([x, dy, out]);
+  });
+});

@@ -1,0 +1,122 @@
+// Training kernels that the wasm backend lacks, registered under tfjs's own kernel names so that
+// tfjs's gradient definitions (and tf.variableGrads) use them unchanged.
+import * as tf from '@tensorflow/tfjs-core';
+import { convFilterGrad, depthwiseConvFilterGrad, depthwiseConvInputGrad } from './conv-grads.js';
+
+type Shape4 = [number, number, number, number];
+
+/**
+ * Runs a composite kernel: the body sees its inputs as tensors and every intermediate it creates is
+ * freed. Inputs that arrive as bare TensorInfos get a wrapper that holds its own reference.
+ */
+function composite(
+  args: Parameters<tf.KernelFunc>[0],
+  body: (inputs: Record<string, tf.Tensor>) => tf.Tensor,
+): tf.Tensor {
+  const engine = tf.engine();
+  return tf.tidy(() => {
+    const wrapped: Record<string, tf.Tensor> = {};
+    for (const [name, info] of Object.entries(args.inputs)) {
+      if (info == null) continue;
+      if (info instanceof tf.Tensor) {
+        wrapped[name] = info;
+      } else {
+        // The wrapper is disposed with the tidy scope, which drops one backend reference.
+        (args.backend as tf.KernelBackend).incRef(info.dataId);
+        wrapped[name] = engine.makeTensorFromTensorInfo(info);
+      }
+    }
+    return body(wrapped);
+  });
+}
+
+function requireNhwc(kernel: string, dataFormat: string | undefined): void {
+  if (dataFormat != null && dataFormat !== 'NHWC') {
+    throw new Error(`${kernel} on wasm (@tsnas/backend): only NHWC is supported, got ${dataFormat}`);
+  }
+}
+
+const conv2DBackpropFilter: tf.KernelFunc = (args) =>
+  composite(args, ({ x, dy }) => {
+    const attrs = args.attrs as unknown as tf.Conv2DBackpropFilterAttrs;
+    requireNhwc(tf.Conv2DBackpropFilter, attrs.dataFormat);
+    const info = tf.backend_util.computeConv2DInfo(
+      x.shape as Shape4,
+      attrs.filterShape,
+      attrs.strides,
+      1,
+      attrs.pad,
+      attrs.dimRoundingMode,
+    );
+    return convFilterGrad(x as tf.Tensor4D, dy as tf.Tensor4D, attrs.filterShape, info);
+  });
+
+const depthwiseBackpropInput: tf.KernelFunc = (args) =>
+  composite(args, ({ dy, filter }) => {
+    const attrs = args.attrs as unknown as tf.DepthwiseConv2dNativeBackpropInputAttrs;
+    const info = tf.backend_util.computeConv2DInfo(
+      attrs.inputShape,
+      filter.shape as Shape4,
+      attrs.strides,
+      attrs.dilations ?? 1,
+      attrs.pad,
+      attrs.dimRoundingMode,
+      true,
+    );
+    return depthwiseConvInputGrad(dy as tf.Tensor4D, filter as tf.Tensor4D, info);
+  });
+
+const depthwiseBackpropFilter: tf.KernelFunc = (args) =>
+  composite(args, ({ x, dy }) => {
+    const attrs = args.attrs as unknown as tf.DepthwiseConv2dNativeBackpropFilterAttrs;
+    const info = tf.backend_util.computeConv2DInfo(
+      x.shape as Shape4,
+      attrs.filterShape,
+      attrs.strides,
+      attrs.dilations ?? 1,
+      attrs.pad,
+      attrs.dimRoundingMode,
+      true,
+    );
+    return depthwiseConvFilterGrad(x as tf.Tensor4D, dy as tf.Tensor4D, attrs.filterShape, info);
+  });
+
+/** The kernels @tsnas/backend adds to the wasm backend, by tfjs kernel name. */
+export const wasmTrainingKernels: readonly tf.KernelConfig[] = [
+  { kernelName: tf.Conv2DBackpropFilter, backendName: 'wasm', kernelFunc: conv2DBackpropFilter },
+  {
+    kernelName: tf.DepthwiseConv2dNativeBackpropInput,
+    backendName: 'wasm',
+    kernelFunc: depthwiseBackpropInput,
+  },
+  {
+    kernelName: tf.DepthwiseConv2dNativeBackpropFilter,
+    backendName: 'wasm',
+    kernelFunc: depthwiseBackpropFilter,
+  },
+];
+
+const ours = new WeakSet<tf.KernelConfig>(wasmTrainingKernels);
+
+/** True when the kernel registered under this name for wasm is one of ours. */
+export function isOurWasmKernel(kernelName: string): boolean {
+  const k = tf.getKernel(kernelName, 'wasm');
+  return k != null && ours.has(k);
+}
+
+/**
+ * Registers the wasm training kernels. Idempotent: a kernel already registered by us is left
+ * alone; one registered by someone else (a later tfjs that ships its own) is replaced, because the
+ * rest of tsnas relies on these semantics (dilations honoured).
+ */
+export function registerWasmTrainingKernels(): string[] {
+  const added: string[] = [];
+  for (const config of wasmTrainingKernels) {
+    const existing = tf.getKernel(config.kernelName, 'wasm');
+    if (existing === config) continue;
+    if (existing != null) tf.unregisterKernel(config.kernelName, 'wasm');
+    tf.registerKernel(config);
+    added.push(config.kernelName);
+  }
+  return added;
+}
