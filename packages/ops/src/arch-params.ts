@@ -9,13 +9,17 @@ export class ArchParams implements Iterable<[string, tf.Variable]> {
   private readonly params: ReadonlyMap<string, tf.Variable>;
 
   constructor(entries: Iterable<[string, tf.Variable]> | Record<string, tf.Variable>) {
-    const list = Symbol.iterator in entries ? [...(entries as Iterable<[string, tf.Variable]>)] : Object.entries(entries);
+    const list =
+      Symbol.iterator in entries
+        ? [...(entries as Iterable<[string, tf.Variable]>)]
+        : Object.entries(entries);
     this.params = new Map(list);
   }
 
   get(name: string): tf.Variable {
     const v = this.params.get(name);
-    if (!v) throw new OpsError(`arch param '${name}' not found; have: ${this.names().join(', ') || '(none)'}`);
+    if (!v)
+      throw new OpsError(`arch param '${name}' not found; have: ${this.names().join(', ') || '(none)'}`);
     return v;
   }
 

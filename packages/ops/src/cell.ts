@@ -32,7 +32,8 @@ export class DagEdge extends Module {
   forward(states: tf.Tensor4D[], training: boolean): tf.Tensor4D {
     const inputs = this.inputIds.map((id) => {
       const s = states[id];
-      if (!s) throw new OpsError(`edge op '${this.op.desc.name}' reads state ${id}, only ${states.length} exist`);
+      if (!s)
+        throw new OpsError(`edge op '${this.op.desc.name}' reads state ${id}, only ${states.length} exist`);
       return s;
     });
     const y = this.op.forward(inputs.length === 1 ? inputs[0] : inputs, training);

@@ -1,6 +1,4 @@
 import 'reflect-metadata';
-// Models built here are trained with tf.variableGrads, which needs tfjs's gradient table.
-import '@tensorflow/tfjs-core/dist/register_all_gradients';
 
 export { ArchParams } from './arch-params.js';
 export { AuxTower } from './aux-tower.js';

@@ -77,9 +77,7 @@ export class BatchNorm2d extends Module {
   }
 
   forward(x: tf.Tensor4D, training: boolean): tf.Tensor4D {
-    const scale = (this.gamma ?? undefined) as tf.Tensor1D | undefined;
-    const offset = (this.beta ?? undefined) as tf.Tensor1D | undefined;
-    if (!training) return tf.batchNorm4d(x, this.runningMean as tf.Tensor1D, this.runningVar as tf.Tensor1D, offset, scale, this.eps);
+    if (!training) return this.normalize(x, this.runningMean, this.runningVar);
     const [b, h, w, c] = x.shape;
     const n = b * h * w;
     if (n < 2) {
@@ -94,7 +92,15 @@ export class BatchNorm2d extends Module {
       this.runningMean.assign(tf.add(tf.mul(this.runningMean, 1 - m), tf.mul(mean, m)));
       this.runningVar.assign(tf.add(tf.mul(this.runningVar, 1 - m), tf.mul(variance, (m * n) / (n - 1))));
     });
-    return tf.batchNorm4d(x, mean as tf.Tensor1D, variance as tf.Tensor1D, offset, scale, this.eps);
+    return this.normalize(x, mean, variance);
+  }
+
+  // Written out rather than tf.batchNorm: its gradient saves `scale`, which is absent when not affine.
+  private normalize(x: tf.Tensor4D, mean: tf.Tensor, variance: tf.Tensor): tf.Tensor4D {
+    let scale = tf.rsqrt(tf.add(variance, this.eps));
+    if (this.gamma) scale = tf.mul(scale, this.gamma);
+    const y = tf.mul(tf.sub(x, mean), scale);
+    return (this.beta ? tf.add(y, this.beta) : y) as tf.Tensor4D;
   }
 }
 
@@ -115,7 +121,9 @@ export class Linear extends Module {
   forward(x: tf.Tensor): tf.Tensor2D {
     const flat = tf.reshape(x, [x.shape[0], -1]) as tf.Tensor2D;
     if (flat.shape[1] !== this.nIn) {
-      throw new OpsError(`Linear(${this.nIn}, ${this.nOut}): input [${x.shape}] flattens to ${flat.shape[1]} features`);
+      throw new OpsError(
+        `Linear(${this.nIn}, ${this.nOut}): input [${x.shape}] flattens to ${flat.shape[1]} features`,
+      );
     }
     return tf.add(tf.matMul(flat, this.weight as tf.Tensor2D), this.bias) as tf.Tensor2D;
   }

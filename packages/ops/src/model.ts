@@ -157,13 +157,17 @@ export class Model extends Module {
     const vars = this.allVariables();
     const missing = [...vars.keys()].filter((n) => !state.has(n));
     const extra = [...state.keys()].filter((n) => !vars.has(n));
-    const list = (names: string[]) => names.slice(0, 5).join(', ') + (names.length > 5 ? `, ... (${names.length})` : '');
+    const list = (names: string[]) =>
+      names.slice(0, 5).join(', ') + (names.length > 5 ? `, ... (${names.length})` : '');
     if (missing.length > 0) throw new StateError(`${source}: missing tensor(s) ${list(missing)}`);
-    if (extra.length > 0) throw new StateError(`${source}: unexpected tensor(s) ${list(extra)} not in the model`);
+    if (extra.length > 0)
+      throw new StateError(`${source}: unexpected tensor(s) ${list(extra)} not in the model`);
     for (const [name, v] of vars) {
       const shape = state.get(name)!.shape;
       if (shape.length !== v.shape.length || shape.some((d: number, i: number) => d !== v.shape[i])) {
-        throw new StateError(`${source}: tensor '${name}' has shape [${shape}], the model expects [${v.shape}]`);
+        throw new StateError(
+          `${source}: tensor '${name}' has shape [${shape}], the model expects [${v.shape}]`,
+        );
       }
     }
     for (const [name, v] of vars) {

@@ -42,7 +42,10 @@ export class MultiOp extends Op {
     const inputs = Array.isArray(x) ? x : [x];
     const outs = this.children.items.map((op, k) => {
       const input = inputs[this.ins[k]];
-      if (!input) throw new OpsError(`op '${this.desc.name}': child ${k} reads input ${this.ins[k]} of ${inputs.length}`);
+      if (!input)
+        throw new OpsError(
+          `op '${this.desc.name}': child ${k} reads input ${this.ins[k]} of ${inputs.length}`,
+        );
       return op.forward(input, training);
     });
     return this.proj.forward(outs, training);

@@ -76,7 +76,8 @@ export abstract class Op extends Module {
   getTrainables(): Trainables {
     const weights: Trainables['weights'] = {};
     const { weights: w, buffers: b } = this.variables();
-    for (const [name, v] of [...w, ...b]) weights[name] = { shape: [...v.shape], data: Array.from(v.dataSync()) };
+    for (const [name, v] of [...w, ...b])
+      weights[name] = { shape: [...v.shape], data: Array.from(v.dataSync()) };
     return { name: this.desc.name, weights };
   }
 

@@ -133,7 +133,12 @@ describe('layer details', () => {
       expect(make('stem_conv3x3', 1, true, 3, 8).forward(x, true).shape).toEqual([2, h, h, 8]);
       const relu = make('stem_conv3x3Relu', 1, true, 3, 8).forward(x, true);
       expect(tf.min(relu).dataSync()[0]).toBeGreaterThanOrEqual(0);
-      expect(make('stem_conv3x3_s4', 1, true, 3, 8).forward(x, true).shape).toEqual([2, s2(s2(h)), s2(s2(h)), 8]);
+      expect(make('stem_conv3x3_s4', 1, true, 3, 8).forward(x, true).shape).toEqual([
+        2,
+        s2(s2(h)),
+        s2(s2(h)),
+        8,
+      ]);
       expect(make('stem_conv3x3_s4s2', 1, true, 3, 8).forward(x, true).shape).toEqual([
         2,
         s2(s2(s2(h))),
@@ -169,7 +174,10 @@ describe('layer details', () => {
 
   it('multi_op applies each child to its input and projects k*C -> C', () => {
     const desc = opDesc('multi_op', C, C, 1);
-    desc.children = [new OpDesc('sep_conv_3x3', { stride: 1 }, 1), new OpDesc('max_pool_3x3', { stride: 1 }, 1)];
+    desc.children = [
+      new OpDesc('sep_conv_3x3', { stride: 1 }, 1),
+      new OpDesc('max_pool_3x3', { stride: 1 }, 1),
+    ];
     desc.childrenIns = [0, 1];
     desc.inLen = 2;
     const op = createOp(container, desc, true);
@@ -178,12 +186,24 @@ describe('layer details', () => {
     expect(op.canDropPath()).toBe(true);
   });
 
-  it("can_drop_path: skip_connect (any stride), identity, stems, pools, merge ops and linear are never dropped", () => {
-    const never = [make('skip_connect', 1), make('skip_connect', 2), make('identity'), make('stem_conv3x3', 1, true, 3, 8)];
+  it('can_drop_path: skip_connect (any stride), identity, stems, pools, merge ops and linear are never dropped', () => {
+    const never = [
+      make('skip_connect', 1),
+      make('skip_connect', 2),
+      make('identity'),
+      make('stem_conv3x3', 1, true, 3, 8),
+    ];
     never.push(make('pool_adaptive_avg2d'), make('concate_channels', 1, true, C, C, { out_states: 1 }));
     never.push(createOp(container, new OpDesc('linear', { n_ch: C, n_classes: 3 }, 1), true));
     for (const op of never) expect(op.canDropPath(), op.desc.name).toBe(false);
-    for (const name of ['max_pool_3x3', 'avg_pool_3x3', 'sep_conv_3x3', 'dil_conv_5x5', 'none', 'prepr_normal']) {
+    for (const name of [
+      'max_pool_3x3',
+      'avg_pool_3x3',
+      'sep_conv_3x3',
+      'dil_conv_5x5',
+      'none',
+      'prepr_normal',
+    ]) {
       expect(make(name).canDropPath(), name).toBe(true);
     }
   });

@@ -15,7 +15,8 @@ function badParam(desc: OpDesc, key: string, expected: string): never {
 export function convParams(desc: OpDesc): ConvMacroParams {
   const conv = desc.params.conv as ConvMacroParams | undefined;
   const ok = (n: unknown) => typeof n === 'number' && Number.isInteger(n) && n > 0;
-  if (!conv || !ok(conv.chIn) || !ok(conv.chOut)) badParam(desc, 'conv', 'conv params {chIn, chOut} of positive integers');
+  if (!conv || !ok(conv.chIn) || !ok(conv.chOut))
+    badParam(desc, 'conv', 'conv params {chIn, chOut} of positive integers');
   return conv;
 }
 
@@ -130,7 +131,8 @@ export class SkipConnect extends Op {
     const stride = strideOf(desc);
     const conv = convParams(desc);
     if (stride === 1) {
-      if (conv.chIn !== conv.chOut) badParam(desc, 'conv', 'equal chIn and chOut for skip_connect at stride 1');
+      if (conv.chIn !== conv.chOut)
+        badParam(desc, 'conv', 'equal chIn and chOut for skip_connect at stride 1');
       this.reduce = null;
     } else if (stride === 2) {
       this.reduce = this.addChild('op', new FactorizedReduce(desc, affine));
@@ -213,7 +215,10 @@ export class SepConv extends Op {
     super(desc);
     const { chIn, chOut } = convParams(desc);
     const stride = strideOf(desc);
-    this.conv1 = this.addChild('conv1', new DilConv(desc, kernelSize, stride, padding, 1, affine, chIn, chIn));
+    this.conv1 = this.addChild(
+      'conv1',
+      new DilConv(desc, kernelSize, stride, padding, 1, affine, chIn, chIn),
+    );
     this.conv2 = this.addChild('conv2', new DilConv(desc, kernelSize, 1, padding, 1, affine, chIn, chOut));
   }
   forward(x: tf.Tensor4D | tf.Tensor4D[], training: boolean): tf.Tensor4D {

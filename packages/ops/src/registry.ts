@@ -34,7 +34,12 @@ const opToken = (name: string) => `${TOKEN_PREFIX}${name}`;
 const seenNames = new Set<string>();
 
 /** Registers `name` in `container` (not its parent). A name already registered there is an error. */
-export function registerOp(container: DependencyContainer, name: string, factory: OpFactory, owner = 'anonymous'): void {
+export function registerOp(
+  container: DependencyContainer,
+  name: string,
+  factory: OpFactory,
+  owner = 'anonymous',
+): void {
   const token = opToken(name);
   if (container.isRegistered(token, false)) {
     const existing = container.resolve<OpRegistration>(token);
@@ -46,7 +51,8 @@ export function registerOp(container: DependencyContainer, name: string, factory
 
 /** Registers every built-in op in `container`, owned by '@tsnas/ops'. Optional: see `findOp`. */
 export function registerBuiltinOps(container: DependencyContainer): void {
-  for (const [name, factory] of Object.entries(BUILTIN_OPS)) registerOp(container, name, factory, BUILTIN_OWNER);
+  for (const [name, factory] of Object.entries(BUILTIN_OPS))
+    registerOp(container, name, factory, BUILTIN_OWNER);
 }
 
 /**

@@ -25,7 +25,13 @@ export function conf(overrides: Partial<ConfModelDesc> = {}): ConfModelDesc {
   };
 }
 
-export function opDesc(name: string, chIn: number, chOut: number, stride = 1, extra: Record<string, unknown> = {}) {
+export function opDesc(
+  name: string,
+  chIn: number,
+  chOut: number,
+  stride = 1,
+  extra: Record<string, unknown> = {},
+) {
   return new OpDesc(name, { conv: new ConvMacroParams(chIn, chOut), stride, ...extra }, 1);
 }
 

@@ -1,5 +1,5 @@
 // Plain-loop reference implementations with PyTorch semantics, used to check the tfjs versions.
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 
 /** PyTorch's output size: floor((H + 2p - d(k-1) - 1)/s) + 1. */
 export function ptOut(h: number, k: number, s: number, p: number, d = 1): number {
@@ -44,7 +44,12 @@ export function refConv(
 }
 
 /** AvgPool2d(k, s, p, count_include_pad=False) on NHWC. */
-export function refAvgPool(x: tf.Tensor4D, k: number, s: number, p: number): { data: Float32Array; shape: number[] } {
+export function refAvgPool(
+  x: tf.Tensor4D,
+  k: number,
+  s: number,
+  p: number,
+): { data: Float32Array; shape: number[] } {
   const [b, h, wd, c] = x.shape;
   const xv = x.dataSync();
   const ho = ptOut(h, k, s, p);

@@ -63,10 +63,20 @@ describe('conv2dPt matches a PyTorch-semantics reference', () => {
       const x = ramp([1, 7, 7, 2]);
       const w = ramp([3, 3, 2, 1], 0.2);
       const dy = ramp([1, ptOut(7, 3, s, 2, 2), ptOut(7, 3, s, 2, 2), 2], 1);
-      const f = (xx: tf.Tensor4D, ww: tf.Tensor4D) =>
-        tf.sum(tf.mul(conv2dPt(xx, ww, { stride: s, pad: 2, dilation: 2, depthwise: true }), dy));
-      const g = (xx: tf.Tensor4D, ww: tf.Tensor4D) =>
-        tf.sum(tf.mul(tf.depthwiseConv2d(xx, dilateKernel(ww, 2), s, 2), dy));
+      const f = (xx: tf.Tensor, ww: tf.Tensor) =>
+        tf.sum(
+          tf.mul(
+            conv2dPt(xx as tf.Tensor4D, ww as tf.Tensor4D, {
+              stride: s,
+              pad: 2,
+              dilation: 2,
+              depthwise: true,
+            }),
+            dy,
+          ),
+        );
+      const g = (xx: tf.Tensor, ww: tf.Tensor) =>
+        tf.sum(tf.mul(tf.depthwiseConv2d(xx as tf.Tensor4D, dilateKernel(ww as tf.Tensor4D, 2), s, 2), dy));
       const [gx1, gw1] = tf.grads(f)([x, w]);
       const [gx2, gw2] = tf.grads(g)([x, w]);
       expectClose(gx1.dataSync(), gx2.dataSync(), 1e-4);
@@ -120,7 +130,7 @@ describe('avg pool with count_include_pad=False', () => {
 
   it('has the gradient of its own forward (tfjs AvgPoolGrad with padding would divide by 9)', () => {
     const x = ramp([1, 5, 5, 1]);
-    const g = tf.grad((xx: tf.Tensor4D) => tf.sum(avgPoolExcludePad(xx, 3, 1, 1)))(x);
+    const g = tf.grad((xx: tf.Tensor) => tf.sum(avgPoolExcludePad(xx as tf.Tensor4D, 3, 1, 1)))(x);
     // d(sum)/dx[0,0] = sum over the 4 windows that contain the corner of 1/count: 1/4 + 2*(1/6) + 1/9.
     expect(g.dataSync()[0]).toBeCloseTo(1 / 4 + 2 / 6 + 1 / 9, 5);
   });

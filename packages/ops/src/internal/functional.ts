@@ -37,7 +37,13 @@ export interface ConvGeometry {
   depthwise: boolean;
 }
 
-function plainConv(x: tf.Tensor4D, w: tf.Tensor4D, stride: number, pad: number, depthwise: boolean): tf.Tensor4D {
+function plainConv(
+  x: tf.Tensor4D,
+  w: tf.Tensor4D,
+  stride: number,
+  pad: number,
+  depthwise: boolean,
+): tf.Tensor4D {
   return depthwise ? tf.depthwiseConv2d(x, w, stride, pad) : tf.conv2d(x, w, stride, pad);
 }
 
@@ -64,19 +70,27 @@ export function conv2dPt(x: tf.Tensor4D, w: tf.Tensor4D, g: ConvGeometry): tf.Te
     const wp = wd + 2 * pad;
     const extraH = (d - (hp % d)) % d;
     const extraW = (d - (wp % d)) % d;
-    const s2b = tf.spaceToBatchND(x, [d, d], [
-      [pad, pad + extraH],
-      [pad, pad + extraW],
-    ]) as tf.Tensor4D;
+    const s2b = tf.spaceToBatchND(
+      x,
+      [d, d],
+      [
+        [pad, pad + extraH],
+        [pad, pad + extraW],
+      ],
+    ) as tf.Tensor4D;
     const y = plainConv(s2b, w, 1, 0, depthwise);
     const qh = (hp + extraH) / d - kh + 1;
     const qw = (wp + extraW) / d - kw + 1;
     const ho = hp - d * (kh - 1);
     const wo = wp - d * (kw - 1);
-    return tf.batchToSpaceND(y, [d, d], [
-      [0, d * qh - ho],
-      [0, d * qw - wo],
-    ]) as tf.Tensor4D;
+    return tf.batchToSpaceND(
+      y,
+      [d, d],
+      [
+        [0, d * qh - ho],
+        [0, d * qw - wo],
+      ],
+    ) as tf.Tensor4D;
   }
   // Any other combination: spread the kernel out with zeros (slower, but exact and differentiable).
   return plainConv(x, dilateKernel(w, dilation), stride, pad, depthwise);
@@ -118,7 +132,8 @@ export function avgPoolExcludePad(x: tf.Tensor4D, k: number, stride: number, pad
   const ch = validCounts(h, k, stride, pad);
   const cw = validCounts(w, k, stride, pad);
   const scale = new Float32Array(ch.length * cw.length);
-  for (let i = 0; i < ch.length; i++) for (let j = 0; j < cw.length; j++) scale[i * cw.length + j] = (k * k) / (ch[i] * cw[j]);
+  for (let i = 0; i < ch.length; i++)
+    for (let j = 0; j < cw.length; j++) scale[i * cw.length + j] = (k * k) / (ch[i] * cw[j]);
   return tf.mul(y, tf.tensor4d(scale, [1, ch.length, cw.length, 1]));
 }
 
