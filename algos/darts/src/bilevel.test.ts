@@ -1,10 +1,12 @@
 import '@tensorflow/tfjs-backend-cpu';
 import type { Batch, TrainableModel } from '@tsnas/trainer';
+import { registerAllGradients } from '@tsnas/backend';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BilevelArchTrainer, type BilevelTrainerConf } from './bilevel.js';
 
 beforeAll(async () => {
+  await registerAllGradients();
   await tf.setBackend('cpu');
 });
 

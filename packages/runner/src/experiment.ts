@@ -102,9 +102,9 @@ export async function resolveTemplate(spec: string, conf: any, cwd: string): Pro
   }
 }
 
-/** The run's container: defaults first, then whatever the plug-in registers. */
+/** The run's container: defaults first, then whatever the plug-in (if any) registers. */
 export function createRunContainer(
-  algo: AlgoSource,
+  algo: AlgoSource | null,
   parent: DependencyContainer = rootContainer,
 ): DependencyContainer {
   const c = parent.createChildContainer();
@@ -114,7 +114,7 @@ export function createRunContainer(
   c.register(FINALIZERS, { useValue: FinalizerRegistry.withDefaults() });
   c.register(SEARCHER, { useValue: new Searcher() });
   c.register(EVALUATER, { useValue: new Evaluater() });
-  algo.plugin.register(c);
+  algo?.plugin.register(c);
   return c;
 }
 

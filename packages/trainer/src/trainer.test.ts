@@ -3,12 +3,14 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SeededRng, seedEverything } from '@tsnas/backend';
+import { registerAllGradients } from '@tsnas/backend';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Checkpoint } from './checkpoint.js';
 import { type Batch, type BatchSource, type TrainableModel, Trainer, type TrainerConf } from './trainer.js';
 
 beforeAll(async () => {
+  await registerAllGradients();
   await tf.setBackend('cpu');
 });
 

@@ -2,8 +2,6 @@
 // `batch_chunks` accumulation, auxiliary loss, drop-path ramp, metrics and resumable checkpoints.
 import { globalRng, SeededRng, setGlobalRng } from '@tsnas/backend';
 import * as tf from '@tensorflow/tfjs-core';
-// Gradients of tfjs ops are registered by this side-effect module (the tfjs umbrella package does it).
-import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { type Checkpoint, takePrefix, withPrefix } from './checkpoint.js';
 import { crossEntropy, topkCorrect } from './losses.js';
 import { type Averages, AverageMeter, Metrics } from './metrics.js';
@@ -51,13 +49,22 @@ export interface TrainerConf {
   optimizer: OptimizerConf;
   lr_schedule?: LrScheduleConf | null;
   validation?: { freq: number } | null;
-  /** Emit a step event every this many steps (0: none). */
+  /** Log every this many steps (0: epoch lines only); progress bars still see every step. */
   logger_freq?: number;
 }
 
 export type TrainerEvent =
   | { kind: 'fit_start'; title: string; epochs: number; startEpoch: number; steps: number }
-  | { kind: 'step'; title: string; epoch: number; step: number; steps: number; loss: number; top1: number }
+  | {
+      kind: 'step';
+      title: string;
+      epoch: number;
+      step: number;
+      steps: number;
+      loss: number;
+      top1: number;
+      logged: boolean;
+    }
   | {
       kind: 'epoch_end';
       title: string;
@@ -189,9 +196,9 @@ export class Trainer {
       batch.x.dispose();
       batch.y.dispose();
       step += 1;
-      if (freq > 0 && (step % freq === 0 || step === steps)) {
-        this.onEvent({ kind: 'step', title: this.conf.title, epoch: this.epoch, step, steps, loss, top1 });
-      }
+      // Every step is reported (progress bars); `logged` marks the ones logger_freq asks to log.
+      const logged = freq > 0 && (step % freq === 0 || step === steps);
+      this.onEvent({ kind: 'step', title: this.conf.title, epoch: this.epoch, step, steps, loss, top1, logged });
     }
     return meter.averages();
   }

@@ -1,0 +1,94 @@
+// What a run shows while it works: progress bars with loss, accuracy and ETA on a terminal, JSON
+// lines elsewhere (CI, pipes), so a log can be parsed as easily as it can be read.
+import type { RunEvent } from '@tsnas/runner';
+import cliProgress from 'cli-progress';
+
+export interface Reporter {
+  onEvent(e: RunEvent): void;
+  /** Prints a line without tearing the bars. */
+  log(line: string): void;
+  stop(): void;
+}
+
+const pct = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? '  -  ' : `${(v * 100).toFixed(1)}%`);
+
+export class JsonLinesReporter implements Reporter {
+  constructor(private readonly out: NodeJS.WritableStream = process.stdout) {}
+  onEvent(e: RunEvent): void {
+    if (e.kind === 'step' && !e.logged) return;
+    this.out.write(`${JSON.stringify({ time: new Date().toISOString(), ...e })}\n`);
+  }
+  log(line: string): void {
+    this.out.write(`${JSON.stringify({ time: new Date().toISOString(), kind: 'message', message: line })}\n`);
+  }
+  stop(): void {}
+}
+
+export class TerminalReporter implements Reporter {
+  private readonly multi = new cliProgress.MultiBar(
+    {
+      clearOnComplete: false,
+      hideCursor: true,
+      etaBuffer: 50,
+      format: ' {phase} |{bar}| {label} {value}/{total} | {info} | ETA {eta_formatted}',
+      barsize: 24,
+      autopadding: true,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  private epochBar: cliProgress.SingleBar | null = null;
+  private stepBar: cliProgress.SingleBar | null = null;
+
+  onEvent(e: RunEvent): void {
+    switch (e.kind) {
+      case 'phase_start':
+        this.log(`[${e.phase}] ${e.detail}`);
+        break;
+      case 'info':
+        this.log(`[${e.phase}] ${e.message}`);
+        break;
+      case 'dataset':
+        this.log(`[${e.phase}] ${e.name}/${e.split}: ${e.samples} images (${e.origin}: ${e.dir})`);
+        break;
+      case 'fit_start':
+        this.epochBar?.stop();
+        this.stepBar?.stop();
+        this.epochBar = this.multi.create(e.epochs, e.startEpoch, { phase: e.phase.padEnd(6), label: 'epoch', info: '' });
+        this.stepBar = this.multi.create(e.steps, 0, { phase: e.phase.padEnd(6), label: 'step ', info: '' });
+        if (e.startEpoch > 0) this.log(`[${e.phase}] resuming after epoch ${e.startEpoch}`);
+        break;
+      case 'step':
+        if (e.step === 1) this.stepBar?.start(e.steps, 0, { phase: e.phase.padEnd(6), label: 'step ', info: '' });
+        this.stepBar?.update(e.step, { info: `loss ${e.loss.toFixed(3)} top1 ${pct(e.top1)}` });
+        break;
+      case 'epoch_end': {
+        const val = e.val ? ` val top1 ${pct(e.val.top1)}` : '';
+        this.epochBar?.update(e.epoch + 1, {
+          info: `loss ${e.train.loss.toFixed(3)} top1 ${pct(e.train.top1)}${val} lr ${e.lr.toPrecision(3)}`,
+        });
+        break;
+      }
+      case 'test':
+        this.log(`[${e.phase}] test top1 ${pct(e.test.top1)} top5 ${pct(e.test.top5)} loss ${e.test.loss.toFixed(4)}`);
+        break;
+      case 'fit_end':
+        this.epochBar?.stop();
+        this.stepBar?.stop();
+        break;
+      default:
+        break;
+    }
+  }
+
+  log(line: string): void {
+    this.multi.log(`${line}\n`);
+  }
+
+  stop(): void {
+    this.multi.stop();
+  }
+}
+
+export function createReporter(json: boolean): Reporter {
+  return json || !process.stdout.isTTY ? new JsonLinesReporter() : new TerminalReporter();
+}
