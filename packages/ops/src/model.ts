@@ -173,7 +173,9 @@ export class Model extends Module {
     for (const [name, v] of vars) {
       const value = state.get(name)!;
       if (value instanceof tf.Tensor) {
-        v.assign(value.dtype === 'float32' ? value : tf.cast(value, 'float32'));
+        const t = value.dtype === 'float32' ? value : tf.cast(value, 'float32');
+        v.assign(t);
+        if (t !== value) t.dispose();
       } else {
         const t = tf.tensor(Float32Array.from(value.data), value.shape, 'float32');
         v.assign(t);

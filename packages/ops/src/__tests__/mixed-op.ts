@@ -32,16 +32,22 @@ export class TestMixedOp extends Op {
   readonly prims: ModuleList<Op>;
   readonly alphas: tf.Variable;
 
-  constructor(desc: OpDesc, affine: boolean, shared: ArchParams | null, container: DependencyContainer) {
+  constructor(
+    desc: OpDesc,
+    affine: boolean,
+    shared: ArchParams | null,
+    container: DependencyContainer,
+    readonly primitives: string[] = PRIMITIVES,
+  ) {
     super(desc);
     this.prims = this.addChild('ops', new ModuleList<Op>());
-    for (const name of PRIMITIVES) {
+    for (const name of primitives) {
       this.prims.push(createOp(container, new OpDesc(name, desc.params, 1), affine));
     }
     if (shared) {
       this.alphas = this.useArchParams(shared).get('alphas');
     } else {
-      const init = new Float32Array(PRIMITIVES.length).map(() => 1e-3 * globalRng().normal());
+      const init = new Float32Array(primitives.length).map(() => 1e-3 * globalRng().normal());
       this.alphas = this.createArchParams({ alphas: tf.tensor1d(init) }).get('alphas');
     }
   }
@@ -64,6 +70,11 @@ export class TestMixedOp extends Op {
 
 export const testMixedOpFactory: OpFactory = (desc, affine, archParams, container) =>
   new TestMixedOp(desc, affine, archParams, container);
+
+export const mixedOpFactoryOf =
+  (primitives: string[]): OpFactory =>
+  (desc, affine, archParams, container) =>
+    new TestMixedOp(desc, affine, archParams, container, primitives);
 
 /** DARTS' search cell: node i has edges from states 0..i+1, stride 2 from the cell inputs of reduction cells. */
 export class TestDartsBuilder extends ModelDescBuilder {

@@ -2,7 +2,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ramp, useCpu } from '../__tests__/fixtures.js';
 import { expectClose, ptOut, refAvgPool, refConv } from '../__tests__/reference.js';
-import { avgPoolExcludePad, conv2dPt, dilateKernel, maxPoolPt, outSize, subsample } from './functional.js';
+import {
+  avgPoolExcludePad,
+  conv2dPt,
+  dilatedByRewrite,
+  dilateKernel,
+  maxPoolPt,
+  outSize,
+  subsample,
+} from './functional.js';
 
 beforeAll(useCpu);
 
@@ -53,35 +61,44 @@ describe('conv2dPt matches a PyTorch-semantics reference', () => {
           expect(y.shape).toEqual(ref.shape);
           expect(y.shape[1]).toBe(ptOut(size, k, s, p, d));
           expectClose(y.dataSync(), ref.data, 1e-4);
+          if (d > 1) {
+            const z = dilatedByRewrite(x, w, { stride: s, pad: p, dilation: d, depthwise });
+            expectClose(z.dataSync(), ref.data, 1e-4);
+          }
         });
       }
     }
   }
 
-  it('dilated conv has the gradient of the same conv with a zero-spread kernel', () => {
-    for (const s of [1, 2]) {
-      const x = ramp([1, 7, 7, 2]);
-      const w = ramp([3, 3, 2, 1], 0.2);
-      const dy = ramp([1, ptOut(7, 3, s, 2, 2), ptOut(7, 3, s, 2, 2), 2], 1);
-      const f = (xx: tf.Tensor, ww: tf.Tensor) =>
-        tf.sum(
-          tf.mul(
-            conv2dPt(xx as tf.Tensor4D, ww as tf.Tensor4D, {
-              stride: s,
-              pad: 2,
-              dilation: 2,
-              depthwise: true,
-            }),
-            dy,
-          ),
-        );
-      const g = (xx: tf.Tensor, ww: tf.Tensor) =>
-        tf.sum(tf.mul(tf.depthwiseConv2d(xx as tf.Tensor4D, dilateKernel(ww as tf.Tensor4D, 2), s, 2), dy));
-      const [gx1, gw1] = tf.grads(f)([x, w]);
-      const [gx2, gw2] = tf.grads(g)([x, w]);
-      expectClose(gx1.dataSync(), gx2.dataSync(), 1e-4);
-      expectClose(gw1.dataSync(), gw2.dataSync(), 1e-4);
-      expect(tf.sum(tf.abs(gw1)).dataSync()[0]).toBeGreaterThan(0);
+  it('dilated convs have the gradient of the same conv with a zero-spread kernel', () => {
+    const variants = [
+      { name: 'native depthwise', conv: conv2dPt, depthwise: true },
+      { name: 'rewritten depthwise', conv: dilatedByRewrite, depthwise: true },
+      { name: 'rewritten dense', conv: conv2dPt, depthwise: false },
+    ];
+    for (const { name, conv, depthwise } of variants) {
+      for (const s of [1, 2]) {
+        const x = ramp([1, 7, 7, 2]);
+        const w = ramp([3, 3, 2, depthwise ? 1 : 3], 0.2);
+        const n = ptOut(7, 3, s, 2, 2);
+        const dy = ramp([1, n, n, depthwise ? 2 : 3], 1);
+        const geometry = { stride: s, pad: 2, dilation: 2, depthwise };
+        const f = (xx: tf.Tensor, ww: tf.Tensor) =>
+          tf.sum(tf.mul(conv(xx as tf.Tensor4D, ww as tf.Tensor4D, geometry), dy));
+        const g = (xx: tf.Tensor, ww: tf.Tensor) => {
+          const spread = dilateKernel(ww as tf.Tensor4D, 2);
+          const y = depthwise
+            ? tf.depthwiseConv2d(xx as tf.Tensor4D, spread, s, 2)
+            : tf.conv2d(xx as tf.Tensor4D, spread, s, 2);
+          return tf.sum(tf.mul(y, dy));
+        };
+        const [gx1, gw1] = tf.grads(f)([x, w]);
+        const [gx2, gw2] = tf.grads(g)([x, w]);
+        expect(gw1.shape, name).toEqual(w.shape);
+        expectClose(gx1.dataSync(), gx2.dataSync(), 1e-4);
+        expectClose(gw1.dataSync(), gw2.dataSync(), 1e-4);
+        expect(tf.sum(tf.abs(gw1)).dataSync()[0]).toBeGreaterThan(0);
+      }
     }
   });
 });

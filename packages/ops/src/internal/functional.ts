@@ -2,6 +2,7 @@
 // from tfjs ops that have gradients on every backend: tfjs cannot differentiate dilated convs,
 // StridedSlice, or avgPool with padding (its AvgPoolGrad divides by the full window).
 import * as tf from '@tensorflow/tfjs-core';
+import { registerTrainingGradients } from '@tsnas/backend';
 
 /** PyTorch's output size for a window op (floor mode). */
 export function outSize(size: number, k: number, stride: number, pad: number, dilation = 1): number {
@@ -49,12 +50,25 @@ function plainConv(
 
 /**
  * A convolution with PyTorch's symmetric padding. Filter layout is tfjs's: [kh, kw, in, out]
- * (depthwise: [kh, kw, in, 1]). Dilation is rewritten into undilated convs, which tfjs can
- * differentiate: stride == dilation subsamples the padded input; stride 1 uses space-to-batch.
+ * (depthwise: [kh, kw, in, 1]). A dilated depthwise conv at stride 1 runs natively with
+ * @tsnas/backend's dilation-capable gradient (4-7x faster on wasm than space-to-batch). Other
+ * dilated convs, which tfjs can neither stride nor differentiate, are rewritten into undilated
+ * ones: stride == dilation subsamples the padded input; stride 1 uses space-to-batch.
  */
 export function conv2dPt(x: tf.Tensor4D, w: tf.Tensor4D, g: ConvGeometry): tf.Tensor4D {
   const { stride, pad, dilation, depthwise } = g;
   if (dilation === 1) return plainConv(x, w, stride, pad, depthwise);
+  if (depthwise && stride === 1) {
+    // Idempotent; re-installs the gradient if tfjs's own (dilation 1 only) was registered since.
+    registerTrainingGradients();
+    return tf.depthwiseConv2d(x, w, stride, pad, 'NHWC', dilation);
+  }
+  return dilatedByRewrite(x, w, g);
+}
+
+/** Dilated conv from undilated ones (exported for tests). */
+export function dilatedByRewrite(x: tf.Tensor4D, w: tf.Tensor4D, g: ConvGeometry): tf.Tensor4D {
+  const { stride, pad, dilation, depthwise } = g;
   const [, h, wd] = x.shape;
   const [kh, kw] = w.shape;
   if (stride === dilation) {
