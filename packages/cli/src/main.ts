@@ -44,14 +44,19 @@ const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 function parseSeed(v: string): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--seed: expected a non-negative integer, got '${v}'`);
+  if (!Number.isInteger(n) || n < 0)
+    throw new UsageError(`--seed: expected a non-negative integer, got '${v}'`);
   return n;
 }
 
 async function registry(cwd: string): Promise<AlgoRegistry> {
   const user = await findUserConfig(cwd);
   const plugins = (user?.config as any)?.plugins;
-  return AlgoRegistry.discover({ builtins: builtinAlgos(), cwd, plugins: Array.isArray(plugins) ? plugins : [] });
+  return AlgoRegistry.discover({
+    builtins: builtinAlgos(),
+    cwd,
+    plugins: Array.isArray(plugins) ? plugins : [],
+  });
 }
 
 function fmtPct(v: number | null | undefined): string {
@@ -139,7 +144,11 @@ async function describe(spec: string, overrides: string[], flags: DescFlags, cwd
   let algoSource = null;
   if (flags.algo) {
     algoSource = (await registry(cwd)).get(flags.algo);
-    const p = flags.full ? algoSource.plugin.fullConfig : flags.toy ? algoSource.plugin.toyConfig : algoSource.plugin.config;
+    const p = flags.full
+      ? algoSource.plugin.fullConfig
+      : flags.toy
+        ? algoSource.plugin.toyConfig
+        : algoSource.plugin.config;
     if (p) files.push(p instanceof URL ? fileURLToPath(p) : p);
   }
   files.push(...(flags.config ?? []).map((f) => resolve(cwd, f)));
@@ -206,7 +215,9 @@ async function listAlgos(cwd: string, json: boolean): Promise<void> {
   const w = Math.max(...rows.map((r) => r.name.length), 4);
   const p = Math.max(...rows.map((r) => `${r.package}@${r.version}`.length), 7);
   for (const r of rows) {
-    process.stdout.write(`${r.name.padEnd(w)}  ${`${r.package}@${r.version}`.padEnd(p)}  ${r.origin.padEnd(9)}  ${r.description}\n`);
+    process.stdout.write(
+      `${r.name.padEnd(w)}  ${`${r.package}@${r.version}`.padEnd(p)}  ${r.origin.padEnd(9)}  ${r.description}\n`,
+    );
   }
 }
 
@@ -224,7 +235,9 @@ export function buildProgram(cwd: string): Command {
 
   program
     .command('desc')
-    .description('print the evaluation network of a desc file or genotype (name or string): cells, parameters')
+    .description(
+      'print the evaluation network of a desc file or genotype (name or string): cells, parameters',
+    )
     .argument('<spec>', 'desc file (.yaml/.json), genotype name (darts_v2) or Genotype(...) string')
     .argument('[overrides...]', 'key.path=value overrides of the profile')
     .option('--dataset <name>', 'dataset profile (fashion_mnist, mnist, cifar10, cifar100)')
@@ -245,7 +258,10 @@ export function buildProgram(cwd: string): Command {
     .option('--full', 'paper-scale profile (CIFAR-10, 8-cell search, 20-cell eval)')
     .option('--toy', 'smoke-test profile (about a minute)')
     .option('--dataset <name>', 'dataset (fashion_mnist, mnist, cifar10, cifar100)')
-    .option('--dataroot <dir>', 'where datasets are (default: $TSNAS_DATAROOT, ~/.cache/tsnas/datasets, system)')
+    .option(
+      '--dataroot <dir>',
+      'where datasets are (default: $TSNAS_DATAROOT, ~/.cache/tsnas/datasets, system)',
+    )
     .option('--exp-dir <dir>', 'experiment folder (default runs/<algo>-<dataset>-<time>); reuse it to resume')
     .option('--seed <n>', 'random seed (common.seed)', parseSeed)
     .addOption(new Option('--backend <name>', 'tfjs backend').choices(['auto', 'tensorflow', 'wasm', 'cpu']))

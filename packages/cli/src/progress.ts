@@ -10,7 +10,8 @@ export interface Reporter {
   stop(): void;
 }
 
-const pct = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? '  -  ' : `${(v * 100).toFixed(1)}%`);
+const pct = (v: number | undefined) =>
+  v === undefined || Number.isNaN(v) ? '  -  ' : `${(v * 100).toFixed(1)}%`;
 
 export class JsonLinesReporter implements Reporter {
   constructor(private readonly out: NodeJS.WritableStream = process.stdout) {}
@@ -53,12 +54,17 @@ export class TerminalReporter implements Reporter {
       case 'fit_start':
         this.epochBar?.stop();
         this.stepBar?.stop();
-        this.epochBar = this.multi.create(e.epochs, e.startEpoch, { phase: e.phase.padEnd(6), label: 'epoch', info: '' });
+        this.epochBar = this.multi.create(e.epochs, e.startEpoch, {
+          phase: e.phase.padEnd(6),
+          label: 'epoch',
+          info: '',
+        });
         this.stepBar = this.multi.create(e.steps, 0, { phase: e.phase.padEnd(6), label: 'step ', info: '' });
         if (e.startEpoch > 0) this.log(`[${e.phase}] resuming after epoch ${e.startEpoch}`);
         break;
       case 'step':
-        if (e.step === 1) this.stepBar?.start(e.steps, 0, { phase: e.phase.padEnd(6), label: 'step ', info: '' });
+        if (e.step === 1)
+          this.stepBar?.start(e.steps, 0, { phase: e.phase.padEnd(6), label: 'step ', info: '' });
         this.stepBar?.update(e.step, { info: `loss ${e.loss.toFixed(3)} top1 ${pct(e.top1)}` });
         break;
       case 'epoch_end': {
@@ -69,7 +75,9 @@ export class TerminalReporter implements Reporter {
         break;
       }
       case 'test':
-        this.log(`[${e.phase}] test top1 ${pct(e.test.top1)} top5 ${pct(e.test.top5)} loss ${e.test.loss.toFixed(4)}`);
+        this.log(
+          `[${e.phase}] test top1 ${pct(e.test.top1)} top5 ${pct(e.test.top5)} loss ${e.test.loss.toFixed(4)}`,
+        );
         break;
       case 'fit_end':
         this.epochBar?.stop();

@@ -74,7 +74,9 @@ async function loadData(
   return getData(loaderConf, {
     seed: ctx.seed,
     confPath,
-    ...(ctx.dataroot ? { dataroot: ctx.dataroot } : {}),
+    // A data root given explicitly wins over a profile's `dataset.embedded: true`.
+    ...(ctx.dataroot ? { dataroot: ctx.dataroot, useEmbedded: false } : {}),
+    ...(!ctx.dataroot && process.env.TSNAS_DATAROOT ? { useEmbedded: false } : {}),
     log: (e) => ctx.emit({ kind: 'dataset', phase, ...e }),
   });
 }
