@@ -8,7 +8,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { BackendError } from './errors.js';
 import { registerAllGradients } from './gradients.js';
-import { registerTrainingGradients } from './kernels/dilated-gradient.js';
+import { registerTrainingGradients } from './kernels/training-gradients.js';
 import { registerWasmTrainingKernels } from './kernels/wasm-kernels.js';
 
 export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';

@@ -16,7 +16,7 @@ export {
   depthwiseConvFilterGrad,
   depthwiseConvInputGrad,
 } from './kernels/conv-grads.js';
-export { dilateFilter, registerTrainingGradients } from './kernels/dilated-gradient.js';
+export { dilateFilter, registerTrainingGradients, stridedSliceGrad } from './kernels/training-gradients.js';
 export { registerWasmTrainingKernels, wasmTrainingKernels } from './kernels/wasm-kernels.js';
 export { assertNoLeak, assertNoLeakAsync, type MemorySnapshot, memoryCheck } from './memory.js';
 export * from './seed.js';

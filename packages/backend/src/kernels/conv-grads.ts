@@ -208,3 +208,81 @@ export function convInputGrad(
       : (tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D);
   return tf.conv2d(t, flipped, 1, pad, 'NHWC', [info.dilationHeight, info.dilationWidth]);
 }
+
+/** Pads a 4-D NHWC tensor's spatial dims with a constant, cropping where an amount is negative. */
+function padOrCropWith(
+  t: tf.Tensor4D,
+  top: number,
+  bottom: number,
+  left: number,
+  right: number,
+  value: number,
+): tf.Tensor4D {
+  const { t: cropped, pad } = cropAndPadding(t, top, bottom, left, right);
+  return pad === 'valid' ? cropped : tf.pad(cropped, pad, value);
+}
+
+/** Lowest finite float32: pads max-pool windows so that padding never wins or ties. */
+const LOWEST_FLOAT32 = -3.4028234663852886e38;
+
+/**
+ * Gradient of max pooling with respect to its input, with tfjs's tie rule (the first maximum of a
+ * window in row-major order takes the gradient). A depthwise convolution with one-hot filters
+ * extracts every window as channels, the first tap equal to the pooled value is selected, and the
+ * adjoint of the same convolution scatters dy back.
+ */
+export function maxPoolInputGrad(
+  dy: tf.Tensor4D,
+  x: tf.Tensor4D,
+  y: tf.Tensor4D,
+  info: tf.backend_util.Conv2DInfo,
+): tf.Tensor4D {
+  const { batchSize: n, inHeight: h, inWidth: w, inChannels: c } = info;
+  const { filterHeight: kh, filterWidth: kw, outHeight: ho, outWidth: wo } = info;
+  const taps = kh * kw;
+  const win = readWindow(info);
+  const xp = padOrCropWith(x, win.top, win.bottom, win.left, win.right, LOWEST_FLOAT32);
+  const eye = tf.reshape(tf.eye(taps), [kh, kw, 1, taps]);
+  const oneHot = tf.tile(eye, [1, 1, c, 1]) as tf.Tensor4D;
+  const strides: [number, number] = [info.strideHeight, info.strideWidth];
+  const patches = tf.reshape(tf.depthwiseConv2d(xp, oneHot, strides, 'valid'), [n, ho, wo, c, taps]);
+  const hit = tf.cast(tf.equal(patches, tf.reshape(y, [n, ho, wo, c, 1])), 'float32');
+  // Keep only the first hit per window: its running count of hits is exactly 1.
+  const first = tf.mul(hit, tf.cast(tf.equal(tf.cumsum(hit, 4), 1), 'float32'));
+  const routed = tf.reshape(tf.mul(first, tf.reshape(dy, [n, ho, wo, c, 1])), [n, ho, wo, c * taps]);
+  const patchInfo = tf.backend_util.computeConv2DInfo(
+    xp.shape,
+    oneHot.shape,
+    strides,
+    1,
+    'valid',
+    undefined,
+    true,
+  );
+  const dxp = depthwiseConvInputGrad(routed as tf.Tensor4D, oneHot, patchInfo);
+  // Undo the padding / cropping of x.
+  const [, hp, wp] = dxp.shape;
+  const top = Math.max(0, win.top);
+  const left = Math.max(0, win.left);
+  const kept = tf.slice(dxp, [0, top, left, 0], [n, Math.min(h, hp - top), Math.min(w, wp - left), c]);
+  const [, hk, wk] = kept.shape;
+  if (hk === h && wk === w) return kept;
+  return tf.pad(kept, [
+    [0, 0],
+    [0, h - hk],
+    [0, w - wk],
+    [0, 0],
+  ]);
+}
+
+/** tf.oneHot for any dtype and on/off values: where(indices == range, on, off). */
+export function oneHotExact(
+  indices: tf.Tensor,
+  depth: number,
+  onValue: number,
+  offValue: number,
+  dtype: tf.DataType,
+): tf.Tensor {
+  const hit = tf.equal(tf.expandDims(tf.cast(indices, 'int32'), -1), tf.range(0, depth, 1, 'int32'));
+  return tf.where(hit, tf.fill(hit.shape, onValue, dtype), tf.fill(hit.shape, offValue, dtype));
+}

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { randn, relError, runOn, setupBackends, tensor } from '../../test/helpers.js';
 import { assertNoLeak } from '../memory.js';
-import { dilateFilter } from './dilated-gradient.js';
+import { dilateFilter } from './training-gradients.js';
 
 beforeAll(async () => {
   await setupBackends();

@@ -1,4 +1,6 @@
-// tfjs 4.22's gradient of DepthwiseConv2dNative refuses dilations > 1 (and stride > 1 together
+// Gradients that replace tfjs 4.22's own where those are missing a case or wrong.
+//
+// DepthwiseConv2dNative: tfjs 4.22's gradient refuses dilations > 1 (and stride > 1 together
 // with dilation > 1), which DARTS's dil_conv ops need. This replacement keeps tfjs's behaviour for
 // dilation 1 and handles dilation > 1 in one of two exact ways:
 // - on wasm with our kernels, which honour the `dilations` attribute, it passes it through;
@@ -89,13 +91,128 @@ export const depthwiseConv2dNativeGradConfig: tf.GradConfig = {
   },
 };
 
-let registered = false;
+// AvgPool: tfjs's forward average excludes padded pixels from the count (PyTorch's
+// count_include_pad=False, what DARTS's avg_pool_3x3 uses), but the cpu and wasm AvgPoolGrad
+// kernels divide by the full window size, so pixels near a padded border get a wrong gradient.
+// We rescale dy by (window size / in-bounds count) before those kernels. Other backends
+// (tfjs-node's TensorFlow kernels) already divide by the in-bounds count and are left alone.
+const FULL_WINDOW_AVG_POOL_GRAD = new Set(['cpu', 'wasm']);
 
-/** Installs the dilation-capable gradient of DepthwiseConv2dNative (idempotent). */
-export function registerTrainingGradients(): void {
-  if (registered && tf.getGradient(tf.DepthwiseConv2dNative) === depthwiseConv2dNativeGradConfig) {
-    return;
+export const avgPoolGradConfig: tf.GradConfig = {
+  kernelName: tf.AvgPool,
+  inputsToSave: ['x'],
+  gradFunc: (dy, saved, attrs) => {
+    const [x] = saved as [tf.Tensor4D];
+    const { filterSize, strides, pad, dimRoundingMode } = attrs as unknown as tf.AvgPoolAttrs;
+    return {
+      x: () => {
+        const info = tf.backend_util.computePool2DInfo(x.shape, filterSize, strides, 1, pad, dimRoundingMode);
+        const { top, bottom, left, right } = info.padInfo;
+        let grad = dy as tf.Tensor4D;
+        if (top + bottom + left + right > 0 && FULL_WINDOW_AVG_POOL_GRAD.has(tf.getBackend())) {
+          const { filterHeight: fh, filterWidth: fw } = info;
+          // In-bounds pixels per window: a box filter over ones, padded exactly like the pool.
+          const count = tf.depthwiseConv2d(
+            tf.ones([1, info.inHeight, info.inWidth, 1]) as tf.Tensor4D,
+            tf.ones([fh, fw, 1, 1]) as tf.Tensor4D,
+            strides,
+            pad,
+            'NHWC',
+            1,
+            dimRoundingMode,
+          );
+          grad = tf.mul(grad, tf.div(fh * fw, count));
+        }
+        const poolAttrs = { filterSize, strides, pad } as unknown as tf.NamedAttrMap;
+        return tf.engine().runKernel(tf.AvgPoolGrad, { dy: grad, input: x }, poolAttrs) as tf.Tensor;
+      },
+    };
+  },
+};
+
+// StridedSlice: tfjs 4.22 has no gradient for it (x[:, ::2, ::2] cannot be trained through).
+// The gradient scatters dy back to the sliced positions: per axis, undo a negative stride by
+// reversing, insert (stride - 1) zeros between elements, then pad to the input's extent.
+
+/** Spreads `t` along `axis`: n elements -> n*s, element i at position i*s, zeros between. */
+function spreadAxis(t: tf.Tensor, axis: number, s: number): tf.Tensor {
+  if (s === 1) return t;
+  const shape = t.shape;
+  const n = shape[axis];
+  const withGap = [...shape.slice(0, axis + 1), 1, ...shape.slice(axis + 1)];
+  const paddings = withGap.map((_, i): [number, number] => (i === axis + 1 ? [0, s - 1] : [0, 0]));
+  const spread = tf.pad(tf.reshape(t, withGap), paddings);
+  return tf.reshape(spread, [...shape.slice(0, axis), n * s, ...shape.slice(axis + 1)]);
+}
+
+export function stridedSliceGrad(dy: tf.Tensor, xShape: number[], attrs: tf.StridedSliceAttrs): tf.Tensor {
+  const { begin, end, strides, beginMask, endMask, ellipsisMask, newAxisMask, shrinkAxisMask } = attrs;
+  const info = tf.slice_util.sliceInfo(
+    xShape,
+    begin,
+    end,
+    strides,
+    beginMask,
+    endMask,
+    ellipsisMask,
+    newAxisMask,
+    shrinkAxisMask,
+  );
+  // Elements taken along each input axis (shrunk axes take 1; new axes are size-1 dims of dy).
+  const counts = tf.slice_util.computeOutShape(info.begin, info.end, info.strides);
+  if (counts.some((n) => n === 0)) return tf.zeros(xShape);
+  let g = tf.reshape(dy, counts);
+  const paddings: [number, number][] = [];
+  for (let axis = 0; axis < xShape.length; axis++) {
+    let first = info.begin[axis];
+    let step = info.strides[axis];
+    if (step < 0) {
+      g = tf.reverse(g, axis);
+      first += (counts[axis] - 1) * step;
+      step = -step;
+    }
+    g = spreadAxis(g, axis, step);
+    paddings.push([first, xShape[axis] - first - counts[axis] * step]);
   }
-  tf.registerGradient(depthwiseConv2dNativeGradConfig);
-  registered = true;
+  // The spread leaves (stride - 1) trailing zeros per axis, which may run past the input's end.
+  if (paddings.some(([, after]) => after < 0)) {
+    g = tf.slice(
+      g,
+      g.shape.map(() => 0),
+      g.shape.map((d, i) => d + Math.min(0, paddings[i][1])),
+    );
+  }
+  return tf.pad(
+    g,
+    paddings.map(([before, after]) => [before, Math.max(0, after)] as [number, number]),
+  );
+}
+
+export const stridedSliceGradConfig: tf.GradConfig = {
+  kernelName: tf.StridedSlice,
+  inputsToSave: ['x'],
+  gradFunc: (dy, saved, attrs) => {
+    const [x] = saved;
+    return {
+      x: () => stridedSliceGrad(dy as tf.Tensor, x.shape, attrs as unknown as tf.StridedSliceAttrs),
+    };
+  },
+};
+
+/** Gradients that replace tfjs's own. */
+const REPLACEMENTS = [depthwiseConv2dNativeGradConfig, avgPoolGradConfig];
+/** Gradients tfjs lacks; a later tfjs that ships its own keeps it. */
+const ADDITIONS = [stridedSliceGradConfig];
+
+/**
+ * Installs our gradients: DepthwiseConv2dNative (dilations > 1), AvgPool (padded borders) and
+ * StridedSlice (missing in tfjs). Idempotent; call it after anything that registers tfjs's own.
+ */
+export function registerTrainingGradients(): void {
+  for (const config of REPLACEMENTS) {
+    if (tf.getGradient(config.kernelName) !== config) tf.registerGradient(config);
+  }
+  for (const config of ADDITIONS) {
+    if (tf.getGradient(config.kernelName) == null) tf.registerGradient(config);
+  }
 }

@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { randn, relError, runOn, setupBackends, tensor } from '../../test/helpers.js';
-import { dilateFilter } from './dilated-gradient.js';
+import { dilateFilter } from './training-gradients.js';
 
 type Pad = tf.Conv2DAttrs['pad'];
 const PADS: Pad[] = [
@@ -41,7 +41,7 @@ function outSize(
 }
 
 beforeAll(async () => {
-  await setupBackends();
+  await setupBackends({ checkKernelLeaks: true });
 });
 
 describe('wasm DepthwiseConv2dNativeBackpropInput / BackpropFilter', () => {
@@ -169,5 +169,56 @@ describe('composite kernels and reference counts', () => {
     expect(Array.from(x.dataSync())).toEqual(Array.from(randn([1, 5, 5, 2], 1).data));
     expect(Array.from(dy.dataSync())).toEqual(Array.from(randn([1, 5, 5, 2], 2).data));
     tf.dispose([x, dy, out]);
+  });
+});
+
+describe('replaced and added wasm kernels', () => {
+  it('MaxPoolGrad gives ties to the first maximum of each window, as cpu does', async () => {
+    // ReLU'd, coarsely rounded data: many windows hold several equal maxima (often zeros).
+    const raw = randn([2, 7, 7, 5], 21);
+    const x = { ...raw, data: raw.data.map((v) => Math.max(0, Math.round(v * 2) / 2)) };
+    for (const [stride, pad] of [
+      [1, 1],
+      [2, 1],
+      [2, 'same'],
+      [1, 'valid'],
+    ] as const) {
+      const run = () =>
+        tf.grad((t: tf.Tensor) => {
+          const y = tf.maxPool(t as tf.Tensor4D, 3, stride, pad);
+          return tf.sum(tf.mul(y, tf.reshape(tf.range(1, y.size + 1), y.shape)));
+        })(tensor(x));
+      const want = await runOn('cpu', run);
+      const got = await runOn('wasm', run);
+      expect(relError(got.values[0], want.values[0]), `stride ${stride} pad ${pad}`).toBeLessThanOrEqual(
+        1e-6,
+      );
+    }
+  });
+
+  it('OneHot honours float dtypes and on/off values', async () => {
+    const run = () => tf.oneHot(tf.tensor1d([2, 0, -1], 'int32'), 3, 0.9, 0.05, 'float32');
+    const got = await runOn('wasm', run);
+    expect(Array.from(got.values[0])).toEqual(
+      [0.05, 0.05, 0.9, 0.9, 0.05, 0.05, 0.05, 0.05, 0.05].map(Math.fround),
+    );
+    const ints = await runOn('wasm', () => tf.oneHot(tf.tensor1d([1], 'int32'), 3));
+    expect(Array.from(ints.values[0])).toEqual([0, 1, 0]);
+  });
+
+  it('UnsortedSegmentSum matches cpu, dropping negative ids', async () => {
+    const data = randn([6, 4], 31);
+    const run = () =>
+      tf
+        .engine()
+        .runKernel(
+          tf.UnsortedSegmentSum,
+          { x: tensor(data), segmentIds: tf.tensor1d([2, -1, 0, 2, 2, 4], 'int32') },
+          { numSegments: 5 },
+        ) as tf.Tensor;
+    const want = await runOn('cpu', run);
+    const got = await runOn('wasm', run);
+    expect(got.shapes[0]).toEqual([5, 4]);
+    expect(relError(got.values[0], want.values[0])).toBeLessThanOrEqual(1e-6);
   });
 });

@@ -1,7 +1,13 @@
 // Training kernels that the wasm backend lacks, registered under tfjs's own kernel names so that
 // tfjs's gradient definitions (and tf.variableGrads) use them unchanged.
 import * as tf from '@tensorflow/tfjs-core';
-import { convFilterGrad, depthwiseConvFilterGrad, depthwiseConvInputGrad } from './conv-grads.js';
+import {
+  convFilterGrad,
+  depthwiseConvFilterGrad,
+  depthwiseConvInputGrad,
+  maxPoolInputGrad,
+  oneHotExact,
+} from './conv-grads.js';
 
 type Shape4 = [number, number, number, number];
 
@@ -81,6 +87,45 @@ const depthwiseBackpropFilter: tf.KernelFunc = (args) =>
     return depthwiseConvFilterGrad(x as tf.Tensor4D, dy as tf.Tensor4D, attrs.filterShape, info);
   });
 
+/** Gradient of gather (tf.gather): sums rows of x into numSegments buckets, as a one-hot matMul. */
+const unsortedSegmentSum: tf.KernelFunc = (args) =>
+  composite(args, ({ x, segmentIds }) => {
+    const { numSegments } = args.attrs as unknown as tf.UnsortedSegmentSumAttrs;
+    const n = segmentIds.size;
+    const rest = x.shape.slice(segmentIds.rank);
+    const ids = tf.cast(tf.reshape(segmentIds, [n]), 'int32') as tf.Tensor1D;
+    // Negative ids give all-zero one-hot rows, so their rows are dropped, as in TensorFlow.
+    const assign = tf.transpose(oneHotExact(ids, numSegments, 1, 0, 'float32'));
+    const rows = tf.reshape(x, [n, rest.reduce((a, b) => a * b, 1)]);
+    const sums = tf.matMul(assign, tf.cast(rows, 'float32'));
+    return tf.cast(tf.reshape(sums, [numSegments, ...rest]), x.dtype);
+  });
+
+/**
+ * Replaces wasm's MaxPoolGrad, which drops gradient contributions when the pool is padded and
+ * there is more than one channel (tfjs 4.22; MaxPoolWithArgmax has the same fault).
+ */
+const maxPoolGrad: tf.KernelFunc = (args) =>
+  composite(args, ({ dy, input, output }) => {
+    const { filterSize, strides, pad, dimRoundingMode } = args.attrs as unknown as tf.MaxPoolGradAttrs;
+    const info = tf.backend_util.computePool2DInfo(
+      input.shape as Shape4,
+      filterSize,
+      strides,
+      1,
+      pad,
+      dimRoundingMode,
+    );
+    return maxPoolInputGrad(dy as tf.Tensor4D, input as tf.Tensor4D, output as tf.Tensor4D, info);
+  });
+
+/** Replaces wasm's OneHot, which writes int32 data whatever dtype it is asked for. */
+const oneHot: tf.KernelFunc = (args) =>
+  composite(args, ({ indices }) => {
+    const { depth, onValue, offValue, dtype } = args.attrs as unknown as tf.OneHotAttrs;
+    return oneHotExact(indices, depth, onValue, offValue, dtype);
+  });
+
 /** The kernels @tsnas/backend adds to the wasm backend, by tfjs kernel name. */
 export const wasmTrainingKernels: readonly tf.KernelConfig[] = [
   { kernelName: tf.Conv2DBackpropFilter, backendName: 'wasm', kernelFunc: conv2DBackpropFilter },
@@ -94,6 +139,9 @@ export const wasmTrainingKernels: readonly tf.KernelConfig[] = [
     backendName: 'wasm',
     kernelFunc: depthwiseBackpropFilter,
   },
+  { kernelName: tf.UnsortedSegmentSum, backendName: 'wasm', kernelFunc: unsortedSegmentSum },
+  { kernelName: tf.MaxPoolGrad, backendName: 'wasm', kernelFunc: maxPoolGrad },
+  { kernelName: tf.OneHot, backendName: 'wasm', kernelFunc: oneHot },
 ];
 
 const ours = new WeakSet<tf.KernelConfig>(wasmTrainingKernels);
