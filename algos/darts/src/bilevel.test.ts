@@ -128,3 +128,20 @@ describe('BilevelArchTrainer', () => {
     expect(tf.memory().numTensors).toBe(before + 4); // the two test batches (x, y each)
   });
 });
+
+describe('BilevelArchTrainer with batch_chunks', () => {
+  it('first order: chunked alpha gradient equals the full batch gradient', () => {
+    const XV4 = [...XV, [0.3, 0.3, -0.2, 0.1], [-0.5, 0.2, 0.7, 0.4]];
+    const YV4 = [...YV, 1, 0];
+    const full = new BilevelArchTrainer(conf(false), new TinyModel()).archGradients(
+      batch(XT, YT),
+      batch(XV4, YV4),
+    );
+    const chunked = new BilevelArchTrainer(
+      { ...conf(false), batch_chunks: 2 },
+      new TinyModel(),
+    ).archGradients(batch(XT, YT), batch(XV4, YV4));
+    const a = Array.from(full.get('a')!.dataSync());
+    Array.from(chunked.get('a')!.dataSync()).forEach((v, k) => expect(v).toBeCloseTo(a[k], 6));
+  });
+});

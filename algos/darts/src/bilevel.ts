@@ -98,9 +98,49 @@ export class BilevelArchTrainer extends Trainer {
     return () => this.computeLoss(b.x, b.y, true).loss;
   }
 
-  /** The gradient the alpha optimiser receives for one (train, val) batch pair. */
+  /**
+   * The gradient the alpha optimiser receives for one (train, val) batch pair. With
+   * `batch_chunks > 1` it is the size-weighted sum of the chunks' gradients, i.e. the full batch's
+   * (Archai keeps only the last chunk's, quirk §11.2; we accumulate).
+   */
   archGradients(train: Batch, val: Batch): Grads {
     const alphas = this.model.archParams();
+    const chunks = Math.max(1, this.conf.batch_chunks ?? 1);
+    if (chunks === 1) return this.chunkArchGradients(train, val, alphas);
+    const n = val.x.shape[0];
+    // Chunk k of a batch of m rows: rows [k*ceil(m/chunks), ...); train and val may differ in size.
+    const chunk = (b: Batch, k: number): Batch | null => {
+      const m = b.x.shape[0];
+      const size = Math.ceil(m / chunks);
+      const from = k * size;
+      if (from >= m) return null;
+      const len = Math.min(size, m - from);
+      return { x: tf.slice(b.x, [from, 0, 0, 0], [len, -1, -1, -1]), y: tf.slice(b.y, [from], [len]) };
+    };
+    let acc: Grads | null = null;
+    for (let k = 0; k < chunks; k++) {
+      const v = chunk(val, k);
+      if (!v) break;
+      const t = chunk(train, k) ?? chunk(train, 0)!;
+      const g = this.chunkArchGradients(t, v, alphas);
+      const weight = v.x.shape[0] / n;
+      for (const b of [t, v]) tf.dispose([b.x, b.y]);
+      const scaled = new Map([...g].map(([name, x]) => [name, tf.mul(x, weight)] as const));
+      disposeAll(g);
+      if (!acc) acc = scaled;
+      else {
+        for (const [name, x] of scaled) {
+          const prev = acc.get(name)!;
+          acc.set(name, tf.add(prev, x));
+          prev.dispose();
+          x.dispose();
+        }
+      }
+    }
+    return acc!;
+  }
+
+  private chunkArchGradients(train: Batch, val: Batch, alphas: Map<string, tf.Variable>): Grads {
     if (!this.bilevelConf.unrolled) return gradsFor(this.lossFn(val), alphas).grads;
     return this.unrolledArchGradients(train, val, alphas);
   }

@@ -1,0 +1,124 @@
+// One backend's measurement, run in its own process by run.ts (so a slow backend can be stopped):
+// the DARTS first-order search step (arch step: forward + backward to the alphas on a validation
+// batch, Adam; weight step: forward + backward, clip, SGD) on the 16-channel, 8-cell, 4-node
+// CIFAR-10 supernet at batch 32, timed per step after warm-up. Prints one JSON line.
+import 'reflect-metadata';
+import darts, { BilevelArchTrainer } from '@tsnas/algo-darts';
+import { initBackend, seedEverything } from '@tsnas/backend';
+import type { ConfModelDesc, ModelDescBuilder } from '@tsnas/descs';
+import { Model } from '@tsnas/ops';
+import { MODEL_DESC_BUILDER } from '@tsnas/runner';
+import type { Batch, BatchSource } from '@tsnas/trainer';
+import * as tf from '@tensorflow/tfjs-core';
+import { container } from 'tsyringe';
+
+const arg = (name: string, fallback: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : fallback;
+};
+const backend = arg('backend', 'wasm') as 'wasm' | 'cpu' | 'tensorflow';
+const steps = Number(arg('steps', '3'));
+const warmup = Number(arg('warmup', '1'));
+const batch = Number(arg('batch', '32'));
+const profile = process.argv.includes('--profile');
+const chunks = Number(arg('chunks', '1'));
+
+export const SUPERNET: ConfModelDesc = {
+  dataset: { name: 'cifar10', channels: 3, n_classes: 10 },
+  n_reductions: 2,
+  n_cells: 8,
+  max_final_edges: 2,
+  model_post_op: 'pool_adaptive_avg2d',
+  params: {},
+  aux_weight: 0,
+  aux_tower_stride: 3,
+  model_stems: { ops: ['stem_conv3x3'], stem_multiplier: 3, init_node_ch: 16 },
+  cell: { n_nodes: 4, cell_post_op: 'concate_channels' },
+};
+
+class FixedBatches implements BatchSource {
+  constructor(
+    readonly length: number,
+    private readonly seed: number,
+  ) {}
+  setEpoch(): void {}
+  *[Symbol.iterator](): Iterator<Batch> {
+    for (let i = 0; i < this.length; i++) {
+      yield {
+        x: tf.randomNormal([batch, 32, 32, 3], 0, 1, 'float32', this.seed + i) as tf.Tensor4D,
+        y: tf.randomUniform([batch], 0, 10, 'int32', this.seed + i) as tf.Tensor1D,
+      };
+    }
+  }
+}
+
+async function main() {
+  const chosen = await initBackend({ backend });
+  seedEverything(0);
+  const c = container.createChildContainer();
+  darts.register(c);
+  const desc = c.resolve<ModelDescBuilder>(MODEL_DESC_BUILDER).build(SUPERNET);
+  const model = new Model(desc, { container: c, affine: false, droppath: false });
+  const stamps: number[] = [];
+  const trainer = new BilevelArchTrainer(
+    {
+      title: 'bench',
+      epochs: 1,
+      grad_clip: 5,
+      batch_chunks: chunks,
+      optimizer: { type: 'sgd', lr: 0.025, momentum: 0.9, decay: 3e-4 },
+      alpha_optimizer: { type: 'adam', lr: 3e-4, decay: 1e-3, betas: [0.5, 0.999] },
+      unrolled: false,
+      validation: null,
+      logger_freq: 0,
+    } as any,
+    model,
+    { onEvent: (e) => e.kind === 'step' && stamps.push(performance.now()) },
+  );
+  let kernels: [string, number][] = [];
+  if (profile) {
+    // One profiled step after warm-up: where the time goes, by kernel.
+    await trainer.fit({ train: new FixedBatches(warmup, 1), val: new FixedBatches(1000, 5000), test: null });
+    const info = await tf.profile(async () => {
+      const t2 = new BilevelArchTrainer((trainer as any).conf, model, {});
+      await t2.fit({ train: new FixedBatches(1, 7), val: new FixedBatches(1, 9), test: null });
+      t2.dispose();
+    });
+    const agg = new Map<string, number>();
+    for (const k of info.kernels) agg.set(k.name, (agg.get(k.name) ?? 0) + Number(k.kernelTimeMs));
+    kernels = [...agg].sort((a, b) => b[1] - a[1]).slice(0, 15);
+    console.log(
+      JSON.stringify({
+        backend: chosen.name,
+        kernel_count: info.kernels.length,
+        kernels_ms: Object.fromEntries(kernels.map(([k, v]) => [k, Math.round(v)])),
+      }),
+    );
+    return;
+  }
+  const start = performance.now();
+  await trainer.fit({
+    train: new FixedBatches(warmup + steps, 1),
+    val: new FixedBatches(1000, 5000),
+    test: null,
+  });
+  const times = stamps.map((t, i) => t - (i === 0 ? start : stamps[i - 1])).slice(warmup);
+  const sorted = [...times].sort((a, b) => a - b);
+  console.log(
+    JSON.stringify({
+      backend: chosen.name,
+      reason: chosen.reason,
+      weights: model.paramCount(),
+      steps: times.length,
+      median_ms: sorted[Math.floor((sorted.length - 1) / 2)],
+      min_ms: sorted[0],
+      times_ms: times.map((t) => Math.round(t)),
+      tensors_after: tf.memory().numTensors,
+    }),
+  );
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
