@@ -30,7 +30,16 @@ import {
   type SearchResult,
 } from './phases.js';
 import type { AlgoSource } from './plugin.js';
-import { ARCH_TRAINER, EVALUATER, FINALIZERS, MODEL_DESC_BUILDER, SEARCHER, TRAINER } from './tokens.js';
+import {
+  ARCH_TRAINER,
+  EVALUATER,
+  FINALIZERS,
+  MODEL_DESC_BUILDER,
+  SEARCHER,
+  TRAINER,
+  TRIAL_EXECUTOR,
+} from './tokens.js';
+import { InProcessTrialExecutor } from './trials.js';
 import { versions } from './versions.js';
 
 export interface RunOptions {
@@ -114,6 +123,7 @@ export function createRunContainer(
   c.register(FINALIZERS, { useValue: FinalizerRegistry.withDefaults() });
   c.register(SEARCHER, { useValue: new Searcher() });
   c.register(EVALUATER, { useValue: new Evaluater() });
+  c.register(TRIAL_EXECUTOR, { useValue: new InProcessTrialExecutor() });
   algo?.plugin.register(c);
   return c;
 }

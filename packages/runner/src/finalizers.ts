@@ -4,12 +4,19 @@
 import { type CellDesc, EdgeDesc, type ModelDesc, NodeDesc } from '@tsnas/descs';
 import type { SeededRng } from '@tsnas/backend';
 import type { Model } from '@tsnas/ops';
+import type { BatchSource } from '@tsnas/trainer';
 import { UsageError } from './errors.js';
 
 export interface FinalizeContext {
   rng: SeededRng;
   /** The experiment folder, for finalizers that draw pictures (DivNAS heat maps). */
   expDir: string | null;
+  /** The search's data (DivNAS collects activations over the search train split). */
+  data?: { train: BatchSource | null; val: BatchSource | null } | null;
+  /** The resolved `nas.search` section, for finalizer settings. */
+  conf?: any;
+  /** Progress messages. */
+  log?: (message: string) => void;
 }
 
 export interface Finalizer {

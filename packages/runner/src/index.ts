@@ -17,6 +17,7 @@ export {
 export {
   type EvalResult,
   Evaluater,
+  loadData,
   type Phase,
   type PhaseContext,
   type RunEvent,
@@ -43,4 +44,11 @@ export {
   type TrainerClass,
   TRIAL_EXECUTOR,
 } from './tokens.js';
+export {
+  InProcessTrialExecutor,
+  runTrial,
+  type Trial,
+  type TrialExecutor,
+  type TrialResult,
+} from './trials.js';
 export { versions } from './versions.js';

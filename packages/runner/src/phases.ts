@@ -10,6 +10,7 @@ import { Checkpoint, type Metrics, type TrainerConf, type TrainerEvent } from '@
 import { renderCurvesSvg, renderModelCellsSvg } from '@tsnas/viz';
 import type { DependencyContainer } from 'tsyringe';
 import type { FinalizerRegistry } from './finalizers.js';
+import type { TrialExecutor } from './trials.js';
 import {
   ARCH_TRAINER,
   type ArchTrainerClass,
@@ -18,6 +19,7 @@ import {
   type ModelDescBuilder,
   TRAINER,
   type TrainerClass,
+  TRIAL_EXECUTOR,
 } from './tokens.js';
 
 export type Phase = 'search' | 'post_train' | 'eval';
@@ -65,7 +67,7 @@ export interface EvalResult {
   bestTrainTop1: number | null;
 }
 
-async function loadData(
+export async function loadData(
   ctx: PhaseContext,
   phase: Phase,
   loaderConf: any,
@@ -108,6 +110,31 @@ function trainerConf(raw: any): TrainerConf {
 }
 
 export class Searcher {
+  /**
+   * Archai's train_model_desc: trains the final desc with `nas.search.post_train` when its epochs
+   * are > 0 (the default is 0: skipped). Runs as a trial, so it resumes like everything else.
+   */
+  async postTrain(ctx: PhaseContext, desc: ModelDesc) {
+    const post = ctx.conf.nas.search.post_train;
+    if (!post?.trainer || !(post.trainer.epochs > 0)) return null;
+    const executor = ctx.container.resolve<TrialExecutor>(TRIAL_EXECUTOR);
+    const [result] = await executor.run(
+      [
+        {
+          id: 'post_train',
+          desc,
+          trainer: post.trainer,
+          loader: post.loader ?? ctx.conf.nas.search.loader,
+          loaderPath: post.loader ? 'nas.search.post_train.loader' : 'nas.search.loader',
+          seed: ctx.seed,
+          dir: join(ctx.expDir, 'search', 'post_train'),
+        },
+      ],
+      ctx,
+    );
+    return result;
+  }
+
   async search(ctx: PhaseContext): Promise<SearchResult> {
     const started = performance.now();
     const conf = ctx.conf.nas.search;
@@ -155,13 +182,19 @@ export class Searcher {
       trainSeconds = metrics.seconds;
       writeCurves(join(dir, 'curves.svg'), 'search', metrics);
       const finalizers = ctx.container.resolve<FinalizerRegistry>(FINALIZERS);
-      finalDesc = await finalizers
-        .get(conf.finalizer ?? 'default')
-        .finalizeModel(model, supernet, { rng: globalRng().fork('finalize'), expDir: ctx.expDir });
+      finalDesc = await finalizers.get(conf.finalizer ?? 'default').finalizeModel(model, supernet, {
+        rng: globalRng().fork('finalize'),
+        expDir: ctx.expDir,
+        data: { train: data.train, val: data.val },
+        conf,
+        log: (message) => ctx.emit({ kind: 'info', phase: 'search', message }),
+      });
       trainer.dispose();
       model.dispose();
     }
     finalDesc.clearTrainables();
+    const post = await this.postTrain(ctx, finalDesc);
+    if (post && post.bestValTop1 !== null) bestValTop1 = post.bestValTop1;
     await saveModelDesc(finalDesc, join(dir, 'final_model_desc.yaml'));
     await writeCellPictures(finalDesc, ctx.expDir);
     return {

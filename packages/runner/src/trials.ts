@@ -1,0 +1,88 @@
+// Independent trainings (random-search samples, post-train, seeds) as data in, result out. A trial
+// is idempotent by id: its folder holds a checkpoint while it runs and result.json when done, so a
+// rerun resumes it or returns the stored result. The default executor runs trials one after
+// another in this process; a distributed executor can run the same trials elsewhere.
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '@tsnas/backend';
+import { type ModelDesc, saveModelDesc } from '@tsnas/descs';
+import { Model } from '@tsnas/ops';
+import { Checkpoint, type TrainerConf } from '@tsnas/trainer';
+import { loadData, type PhaseContext } from './phases.js';
+import { TRAINER, type TrainerClass } from './tokens.js';
+import { seedEverything } from '@tsnas/backend';
+
+export interface Trial {
+  /** Unique within the experiment; names the trial's folder. */
+  id: string;
+  desc: ModelDesc;
+  trainer: TrainerConf;
+  loader: any;
+  seed: number;
+  /** The trial's folder (checkpoint, metrics.jsonl, desc, result.json). */
+  dir: string;
+  /** Key path of the loader section, for error messages. */
+  loaderPath?: string;
+}
+
+export interface TrialResult {
+  id: string;
+  bestValTop1: number | null;
+  bestTrainTop1: number | null;
+  testTop1: number | null;
+  params: number;
+  seconds: number;
+  weights: string | null;
+}
+
+export interface TrialExecutor {
+  run(trials: Trial[], ctx: PhaseContext): Promise<TrialResult[]>;
+}
+
+/** Trains one desc as Archai's post_train does: affine BN, drop path when drop_path_prob > 0. */
+export async function runTrial(trial: Trial, ctx: PhaseContext): Promise<TrialResult> {
+  const resultFile = join(trial.dir, 'result.json');
+  if (existsSync(resultFile)) return JSON.parse(readFileSync(resultFile, 'utf8')) as TrialResult;
+  mkdirSync(trial.dir, { recursive: true });
+  await saveModelDesc(trial.desc, join(trial.dir, 'model_desc.yaml'));
+  seedEverything(trial.seed);
+  const model = new Model(trial.desc, {
+    container: ctx.container,
+    affine: true,
+    droppath: (trial.trainer.drop_path_prob ?? 0) > 0,
+  });
+  const data = await loadData(ctx, 'post_train', trial.loader, trial.loaderPath ?? 'loader');
+  const Trainer = ctx.container.resolve<TrainerClass>(TRAINER);
+  const trainer = new Trainer(trial.trainer, model, {
+    checkpoint: new Checkpoint(
+      join(trial.dir, 'checkpoint', 'checkpoint.safetensors'),
+      ctx.conf.common.checkpoint?.freq ?? 1,
+    ),
+    metricsFile: join(trial.dir, 'metrics.jsonl'),
+    onEvent: (e) => ctx.emit({ phase: 'post_train', ...e, title: `${trial.trainer.title} ${trial.id}` }),
+  });
+  const metrics = await trainer.fit({ train: data.train, val: data.val, test: data.test });
+  const weights = join(trial.dir, 'weights.safetensors');
+  await model.saveWeights(weights);
+  const result: TrialResult = {
+    id: trial.id,
+    bestValTop1: metrics.bestVal()?.val?.top1 ?? null,
+    bestTrainTop1: metrics.bestTrain()?.train.top1 ?? null,
+    testTop1: metrics.test?.top1 ?? null,
+    params: model.paramCount(),
+    seconds: metrics.seconds,
+    weights,
+  };
+  trainer.dispose();
+  model.dispose();
+  await writeFileAtomic(resultFile, `${JSON.stringify(result, null, 2)}\n`);
+  return result;
+}
+
+export class InProcessTrialExecutor implements TrialExecutor {
+  async run(trials: Trial[], ctx: PhaseContext): Promise<TrialResult[]> {
+    const out: TrialResult[] = [];
+    for (const t of trials) out.push(await runTrial(t, ctx));
+    return out;
+  }
+}
