@@ -1,4 +1,5 @@
 import darts from '@tsnas/algo-darts';
+import random from '@tsnas/algo-random';
 import { type AlgoSource, builtinSource } from '@tsnas/runner';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
@@ -11,5 +12,8 @@ function packageJsonUrl(name: string): URL {
 
 /** The algorithms that ship with the CLI. */
 export function builtinAlgos(): AlgoSource[] {
-  return [builtinSource(darts, packageJsonUrl('@tsnas/algo-darts'))];
+  return [
+    builtinSource(darts, packageJsonUrl('@tsnas/algo-darts')),
+    builtinSource(random, packageJsonUrl('@tsnas/algo-random')),
+  ];
 }
