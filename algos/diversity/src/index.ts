@@ -1,0 +1,81 @@
+import 'reflect-metadata';
+import { BilevelArchTrainer } from '@tsnas/algo-darts';
+import { registerOp } from '@tsnas/ops';
+import {
+  ARCH_TRAINER,
+  defineAlgo,
+  FINALIZERS,
+  type FinalizerRegistry,
+  MODEL_DESC_BUILDER,
+  SEARCHER,
+} from '@tsnas/runner';
+import { DivnasModelDescBuilder } from './builder.js';
+import { DivOp } from './div-op.js';
+import { DivnasFinalizers, DivnasRankFinalizers } from './finalizers.js';
+import { DivnasSearcher } from './searcher.js';
+
+export { type DivnasBuilderOptions, DivnasModelDescBuilder } from './builder.js';
+export {
+  attachKernelCollectors,
+  type CollectOptions,
+  collectKernels,
+  type NodeKernelEntry,
+  nodeOpKeys,
+} from './collect.js';
+export {
+  ALPHA_RANKED_FINALIZERS,
+  ARCH_TRAINERS,
+  checkFinalizerFor,
+  type DivnasArchTrainerName,
+  type DivnasConf,
+  readDivnasConf,
+} from './conf.js';
+export { type ActivationCollector, DivOp, type OpActivation } from './div-op.js';
+export {
+  type Candidate,
+  DivnasFinalizers,
+  DivnasRankFinalizers,
+  type NodeSelection,
+  nodeCandidates,
+  rankByAlpha,
+  selectByMutualInformation,
+} from './finalizers.js';
+export { DISTANCE_QUANTILES, NodeKernel, type OpKey, opLabel, quantiles } from './kernel.js';
+export {
+  type BestSubset,
+  bruteForceBestSubset,
+  combinations,
+  logDetCholesky,
+  mutualInformation,
+  regularize,
+  type SquareMatrix,
+  submatrix,
+} from './mi.js';
+export { DivnasSearcher } from './searcher.js';
+
+const OWNER = '@tsnas/algo-diversity';
+
+/** DivNAS (Archai's divnas) as a tsnas plug-in: `nas diversity`. */
+export default defineAlgo({
+  name: 'diversity',
+  description:
+    'DivNAS: DARTS supernet search, then per node the ops whose activations are most informative (RBF-kernel mutual information)',
+  config: new URL('../configs/diversity.yaml', import.meta.url),
+  fullConfig: new URL('../configs/diversity_full.yaml', import.meta.url),
+  toyConfig: new URL('../configs/diversity_toy.yaml', import.meta.url),
+  register(c) {
+    // `nas.search.divnas.archtrainer: noalpha` swaps the builder and trainer at search time (DivnasSearcher).
+    c.register(MODEL_DESC_BUILDER, { useValue: new DivnasModelDescBuilder() });
+    c.register(ARCH_TRAINER, { useValue: BilevelArchTrainer });
+    c.register(SEARCHER, { useValue: new DivnasSearcher() });
+    const finalizers = c.resolve<FinalizerRegistry>(FINALIZERS);
+    finalizers.register('mi', () => new DivnasFinalizers(), OWNER);
+    finalizers.register('mi_ranked', () => new DivnasRankFinalizers(), OWNER);
+    registerOp(
+      c,
+      'div_op',
+      (desc, affine, archParams, container) => new DivOp(desc, affine, archParams, container),
+      OWNER,
+    );
+  },
+});

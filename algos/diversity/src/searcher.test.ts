@@ -1,0 +1,99 @@
+import { BilevelArchTrainer } from '@tsnas/algo-darts';
+import {
+  ARCH_TRAINER,
+  createRunContainer,
+  FINALIZERS,
+  type FinalizerRegistry,
+  MODEL_DESC_BUILDER,
+  SEARCHER,
+} from '@tsnas/runner';
+import { Trainer } from '@tsnas/trainer';
+import { describe, expect, it } from 'vitest';
+import { DivnasModelDescBuilder } from './builder.js';
+import { readDivnasConf } from './conf.js';
+import plugin from './index.js';
+import { DivnasSearcher } from './searcher.js';
+
+const source = {
+  plugin,
+  packageName: '@tsnas/algo-diversity',
+  version: '0.0.0',
+  origin: 'built-in' as const,
+};
+
+function ctxWith(search: Record<string, unknown>) {
+  const container = createRunContainer(source);
+  return { container, conf: { nas: { search } } };
+}
+
+function errorOf(fn: () => unknown): Error & { exitCode?: number } {
+  try {
+    fn();
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('expected an error');
+}
+
+describe('the diversity plug-in', () => {
+  it('registers div_op, the DivNAS builder and searcher, bilevel training and the mi finalizers', () => {
+    const c = createRunContainer(source);
+    expect(c.resolve(MODEL_DESC_BUILDER)).toBeInstanceOf(DivnasModelDescBuilder);
+    expect(c.resolve(ARCH_TRAINER)).toBe(BilevelArchTrainer);
+    expect(c.resolve(SEARCHER)).toBeInstanceOf(DivnasSearcher);
+    expect(c.resolve<FinalizerRegistry>(FINALIZERS).names()).toEqual([
+      'default',
+      'random',
+      'mi',
+      'mi_ranked',
+    ]);
+  });
+
+  it("rejects archtrainer 'noalpha' with the default finalizer, naming both keys (exit code 2)", () => {
+    const ctx = ctxWith({ finalizer: 'default', divnas: { sigma: 10, archtrainer: 'noalpha' } });
+    const e = errorOf(() => new DivnasSearcher().configure(ctx));
+    expect(e.exitCode).toBe(2);
+    expect(e.message).toContain('nas.search.divnas.archtrainer');
+    expect(e.message).toContain("nas.search.finalizer is 'default'");
+    // mi_ranked ranks by alpha too.
+    const r = errorOf(() =>
+      new DivnasSearcher().configure(
+        ctxWith({ finalizer: 'mi_ranked', divnas: { sigma: 10, archtrainer: 'noalpha' } }),
+      ),
+    );
+    expect(r.exitCode).toBe(2);
+  });
+
+  it("'noalpha' with mi builds alpha-free DivOps and trains with the plain trainer", () => {
+    const ctx = ctxWith({ finalizer: 'mi', divnas: { sigma: 10, archtrainer: 'noalpha' } });
+    expect(new DivnasSearcher().configure(ctx).archtrainer).toBe('noalpha');
+    expect(ctx.container.resolve(ARCH_TRAINER)).toBe(Trainer);
+    expect(ctx.container.resolve<DivnasModelDescBuilder>(MODEL_DESC_BUILDER).noalpha).toBe(true);
+  });
+
+  it("'bilevel' keeps bilevel training; unknown finalizers fail before the search", () => {
+    const ctx = ctxWith({ finalizer: 'mi_ranked', divnas: { sigma: 10, archtrainer: 'bilevel' } });
+    new DivnasSearcher().configure(ctx);
+    expect(ctx.container.resolve(ARCH_TRAINER)).toBe(BilevelArchTrainer);
+    const e = errorOf(() =>
+      new DivnasSearcher().configure(
+        ctxWith({ finalizer: 'mii', divnas: { sigma: 1, archtrainer: 'bilevel' } }),
+      ),
+    );
+    expect(e).toMatchObject({ exitCode: 2, message: expect.stringContaining("unknown finalizer 'mii'") });
+  });
+
+  it('checks nas.search.divnas values', () => {
+    expect(readDivnasConf({ divnas: { sigma: 168, archtrainer: 'bilevel' } })).toEqual({
+      sigma: 168,
+      archtrainer: 'bilevel',
+    });
+    expect(errorOf(() => readDivnasConf({ divnas: { sigma: 0, archtrainer: 'bilevel' } })).message).toMatch(
+      /nas\.search\.divnas\.sigma: expected a number > 0.*got 0/,
+    );
+    expect(errorOf(() => readDivnasConf({ divnas: { sigma: 1, archtrainer: 'adam' } })).message).toMatch(
+      /nas\.search\.divnas\.archtrainer: expected one of bilevel, noalpha, got "adam"/,
+    );
+    expect(errorOf(() => readDivnasConf({})).exitCode).toBe(2);
+  });
+});
