@@ -1,4 +1,5 @@
 import darts from '@tsnas/algo-darts';
+import diversity from '@tsnas/algo-diversity';
 import random from '@tsnas/algo-random';
 import { type AlgoSource, builtinSource } from '@tsnas/runner';
 import { createRequire } from 'node:module';
@@ -15,5 +16,6 @@ export function builtinAlgos(): AlgoSource[] {
   return [
     builtinSource(darts, packageJsonUrl('@tsnas/algo-darts')),
     builtinSource(random, packageJsonUrl('@tsnas/algo-random')),
+    builtinSource(diversity, packageJsonUrl('@tsnas/algo-diversity')),
   ];
 }
