@@ -23,8 +23,9 @@ export default defineAlgo({
   toyConfig: new URL('../configs/random_toy.yaml', import.meta.url),
   register(c) {
     c.register(MODEL_DESC_BUILDER, { useValue: new RandomModelDescBuilder() });
-    // No architecture training: the runner's Searcher treats a null arch trainer as "the built desc is final".
-    c.register(ARCH_TRAINER, { useValue: null });
+    // No architecture training (null: "the built desc is final"). A factory, because tsyringe
+    // takes `{ useValue: null }` for a class provider and fails to resolve it.
+    c.register(ARCH_TRAINER, { useFactory: () => null });
     c.register(SEARCHER, { useValue: new RandomSearcher() });
   },
 });
