@@ -16,7 +16,9 @@ export {
   depthwiseConvFilterGrad,
   depthwiseConvInputGrad,
 } from './kernels/conv-grads.js';
-export { dilateFilter, registerTrainingGradients, stridedSliceGrad } from './kernels/training-gradients.js';
+export { dilateFilter, registerTrainingGradients } from './kernels/training-gradients.js';
+export { stridedSliceGrad } from './kernels/slice-grad.js';
+export { maxPoolInputGrad } from './kernels/pool-grads.js';
 export { registerWasmTrainingKernels, wasmTrainingKernels } from './kernels/wasm-kernels.js';
 export { assertNoLeak, assertNoLeakAsync, type MemorySnapshot, memoryCheck } from './memory.js';
 export * from './seed.js';

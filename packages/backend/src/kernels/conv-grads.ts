@@ -5,6 +5,7 @@
 // stride and dilation semantics are exactly those of the forward op.
 import * as tf from '@tensorflow/tfjs-core';
 
+type Shape4 = [number, number, number, number];
 type ExplicitPadding = [[number, number], [number, number], [number, number], [number, number]];
 type ConvPad = 'valid' | ExplicitPadding;
 
@@ -90,7 +91,7 @@ export function depthwiseConvInputGrad(
  * The input rows/cols a convolution reads, as a crop/pad of x: the window starts `pad.top` above
  * row 0 and spans (k-1)*d + (out-1)*s + 1 rows.
  */
-function readWindow(info: tf.backend_util.Conv2DInfo) {
+export function readWindow(info: tf.backend_util.Conv2DInfo) {
   const needH = info.effectiveFilterHeight + (info.outHeight - 1) * info.strideHeight;
   const needW = info.effectiveFilterWidth + (info.outWidth - 1) * info.strideWidth;
   return {
@@ -210,7 +211,7 @@ export function convInputGrad(
 }
 
 /** Pads a 4-D NHWC tensor's spatial dims with a constant, cropping where an amount is negative. */
-function padOrCropWith(
+export function padOrCropWith(
   t: tf.Tensor4D,
   top: number,
   bottom: number,
@@ -223,50 +224,18 @@ function padOrCropWith(
 }
 
 /** Lowest finite float32: pads max-pool windows so that padding never wins or ties. */
-const LOWEST_FLOAT32 = -3.4028234663852886e38;
+export const LOWEST_FLOAT32 = -3.4028234663852886e38;
 
-/**
- * Gradient of max pooling with respect to its input, with tfjs's tie rule (the first maximum of a
- * window in row-major order takes the gradient). A depthwise convolution with one-hot filters
- * extracts every window as channels, the first tap equal to the pooled value is selected, and the
- * adjoint of the same convolution scatters dy back.
- */
-export function maxPoolInputGrad(
-  dy: tf.Tensor4D,
-  x: tf.Tensor4D,
-  y: tf.Tensor4D,
-  info: tf.backend_util.Conv2DInfo,
-): tf.Tensor4D {
-  const { batchSize: n, inHeight: h, inWidth: w, inChannels: c } = info;
-  const { filterHeight: kh, filterWidth: kw, outHeight: ho, outWidth: wo } = info;
-  const taps = kh * kw;
-  const win = readWindow(info);
-  const xp = padOrCropWith(x, win.top, win.bottom, win.left, win.right, LOWEST_FLOAT32);
-  const eye = tf.reshape(tf.eye(taps), [kh, kw, 1, taps]);
-  const oneHot = tf.tile(eye, [1, 1, c, 1]) as tf.Tensor4D;
-  const strides: [number, number] = [info.strideHeight, info.strideWidth];
-  const patches = tf.reshape(tf.depthwiseConv2d(xp, oneHot, strides, 'valid'), [n, ho, wo, c, taps]);
-  const hit = tf.cast(tf.equal(patches, tf.reshape(y, [n, ho, wo, c, 1])), 'float32');
-  // Keep only the first hit per window: its running count of hits is exactly 1.
-  const first = tf.mul(hit, tf.cast(tf.equal(tf.cumsum(hit, 4), 1), 'float32'));
-  const routed = tf.reshape(tf.mul(first, tf.reshape(dy, [n, ho, wo, c, 1])), [n, ho, wo, c * taps]);
-  const patchInfo = tf.backend_util.computeConv2DInfo(
-    xp.shape,
-    oneHot.shape,
-    strides,
-    1,
-    'valid',
-    undefined,
-    true,
-  );
-  const dxp = depthwiseConvInputGrad(routed as tf.Tensor4D, oneHot, patchInfo);
-  // Undo the padding / cropping of x.
-  const [, hp, wp] = dxp.shape;
+/** Cuts the read-window padding off a gradient with respect to the padded input. */
+export function unpad(g: tf.Tensor4D, shape: Shape4, win: { top: number; left: number }): tf.Tensor4D {
+  const [n, h, w, c] = shape;
+  const [, hp, wp] = g.shape;
   const top = Math.max(0, win.top);
   const left = Math.max(0, win.left);
-  const kept = tf.slice(dxp, [0, top, left, 0], [n, Math.min(h, hp - top), Math.min(w, wp - left), c]);
+  const kept = tf.slice(g, [0, top, left, 0], [n, Math.min(h, hp - top), Math.min(w, wp - left), c]);
   const [, hk, wk] = kept.shape;
   if (hk === h && wk === w) return kept;
+  // The window stopped short of the input's last rows/cols: they get no gradient.
   return tf.pad(kept, [
     [0, 0],
     [0, h - hk],

@@ -115,8 +115,8 @@ describe('wasm DepthwiseConv2dNativeBackpropInput / BackpropFilter', () => {
   });
 });
 
-describe('wasm Conv2DBackpropFilter', () => {
-  it.each(KERNELS)('matches cpu for k=%i over strides, paddings, sizes', async (k) => {
+describe('wasm Conv2DBackpropFilter / Conv2DBackpropInput', () => {
+  it.each(KERNELS)('match cpu for k=%i over strides, paddings, sizes', async (k) => {
     const failures: string[] = [];
     let checked = 0;
     for (const size of [7, 8])
@@ -130,19 +130,30 @@ describe('wasm Conv2DBackpropFilter', () => {
           const seed = size * 1000 + k * 100 + stride * 10;
           const x = randn(inShape, seed);
           const dy = randn(info.outShape, seed + 2);
-          const run = () =>
-            tf.engine().runKernel(tf.Conv2DBackpropFilter, { x: tensor(x), dy: tensor(dy) }, {
-              strides: stride,
-              pad,
-              dataFormat: 'NHWC',
-              filterShape: fShape,
-            } as unknown as tf.NamedAttrMap) as tf.Tensor;
+          const f = randn(fShape, seed + 1);
+          const common = { strides: stride, pad, dataFormat: 'NHWC' };
+          const filterAttrs = { ...common, filterShape: fShape } as unknown as tf.NamedAttrMap;
+          const inputAttrs = { ...common, inputShape: inShape } as unknown as tf.NamedAttrMap;
+          const run = () => [
+            tf
+              .engine()
+              .runKernel(tf.Conv2DBackpropFilter, { x: tensor(x), dy: tensor(dy) }, filterAttrs) as tf.Tensor,
+            tf
+              .engine()
+              .runKernel(
+                tf.Conv2DBackpropInput,
+                { dy: tensor(dy), filter: tensor(f) },
+                inputAttrs,
+              ) as tf.Tensor,
+          ];
           const want = await runOn('cpu', run);
           const got = await runOn('wasm', run);
           checked++;
-          const err = relError(got.values[0], want.values[0]);
-          if (!(err <= TOL)) {
-            failures.push(`size=${size} s=${stride} pad=${JSON.stringify(pad)}: rel err ${err}`);
+          for (const [i, name] of ['dfilter', 'dx'].entries()) {
+            const err = relError(got.values[i], want.values[i]);
+            if (!(err <= TOL)) {
+              failures.push(`${name} size=${size} s=${stride} pad=${JSON.stringify(pad)}: rel err ${err}`);
+            }
           }
         }
     expect(failures).toEqual([]);

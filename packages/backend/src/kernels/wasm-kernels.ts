@@ -5,9 +5,10 @@ import {
   convFilterGrad,
   depthwiseConvFilterGrad,
   depthwiseConvInputGrad,
-  maxPoolInputGrad,
+  convInputGrad,
   oneHotExact,
 } from './conv-grads.js';
+import { maxPoolInputGrad } from './pool-grads.js';
 
 type Shape4 = [number, number, number, number];
 
@@ -102,8 +103,8 @@ const unsortedSegmentSum: tf.KernelFunc = (args) =>
   });
 
 /**
- * Replaces wasm's MaxPoolGrad, which drops gradient contributions when the pool is padded and
- * there is more than one channel (tfjs 4.22; MaxPoolWithArgmax has the same fault).
+ * Replaces wasm's MaxPoolGrad, which gives no gradient to windows whose maximum is <= 0
+ * (tfjs 4.22; MaxPoolWithArgmax and Dilation2DBackpropInput share the fault).
  */
 const maxPoolGrad: tf.KernelFunc = (args) =>
   composite(args, ({ dy, input, output }) => {
@@ -117,6 +118,22 @@ const maxPoolGrad: tf.KernelFunc = (args) =>
       dimRoundingMode,
     );
     return maxPoolInputGrad(dy as tf.Tensor4D, input as tf.Tensor4D, output as tf.Tensor4D, info);
+  });
+
+/** wasm's Conv2DBackpropInput is a scalar C loop; a convolution of dy runs in XNNPACK. */
+const conv2DBackpropInput: tf.KernelFunc = (args) =>
+  composite(args, ({ dy, filter }) => {
+    const attrs = args.attrs as unknown as tf.Conv2DBackpropInputAttrs;
+    requireNhwc(tf.Conv2DBackpropInput, attrs.dataFormat);
+    const info = tf.backend_util.computeConv2DInfo(
+      attrs.inputShape,
+      filter.shape as Shape4,
+      attrs.strides,
+      1,
+      attrs.pad,
+      attrs.dimRoundingMode,
+    );
+    return convInputGrad(dy as tf.Tensor4D, filter as tf.Tensor4D, info);
   });
 
 /** Replaces wasm's OneHot, which writes int32 data whatever dtype it is asked for. */
@@ -141,6 +158,7 @@ export const wasmTrainingKernels: readonly tf.KernelConfig[] = [
   },
   { kernelName: tf.UnsortedSegmentSum, backendName: 'wasm', kernelFunc: unsortedSegmentSum },
   { kernelName: tf.MaxPoolGrad, backendName: 'wasm', kernelFunc: maxPoolGrad },
+  { kernelName: tf.Conv2DBackpropInput, backendName: 'wasm', kernelFunc: conv2DBackpropInput },
   { kernelName: tf.OneHot, backendName: 'wasm', kernelFunc: oneHot },
 ];
 

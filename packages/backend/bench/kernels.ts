@@ -1,0 +1,151 @@
+// Median time per gradient kernel on the DARTS search supernet's shapes (batch 32), wasm with our
+// kernels vs the cpu backend. Prints one JSON document. Other processes may share the CPU, so
+// every number is a median over many repetitions after warm-up.
+//
+//   pnpm --filter @tsnas/backend bench [-- --reps 15 --cpu-reps 3 --only dwFilter --no-cpu]
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '../src/index.js';
+
+type Shape4 = [number, number, number, number];
+interface Case {
+  name: string;
+  kernel: string;
+  inputs: Record<string, Shape4>;
+  attrs: Record<string, unknown>;
+}
+
+const args = process.argv.slice(2);
+const flag = (name: string, fallback: number) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
+const reps = flag('reps', 15);
+const cpuReps = flag('cpu-reps', 3);
+const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
+const withCpu = !args.includes('--no-cpu');
+
+const N = 32;
+const STAGES: [number, number][] = [
+  [32, 16],
+  [16, 32],
+  [8, 64],
+];
+
+function cases(): Case[] {
+  const out: Case[] = [];
+  for (const [h, c] of STAGES) {
+    const tag = `${h}x${h}x${c}`;
+    for (const k of [3, 5])
+      for (const d of [1, 2])
+        for (const s of [1, 2]) {
+          const pad = (d * (k - 1)) / 2;
+          const info = tf.backend_util.computeConv2DInfo(
+            [N, h, h, c],
+            [k, k, c, 1],
+            s,
+            d,
+            pad,
+            undefined,
+            true,
+          );
+          const common = { strides: s, pad, dilations: d };
+          const label = `${tag} k${k} d${d} s${s}`;
+          out.push({
+            name: `dwInput ${label}`,
+            kernel: tf.DepthwiseConv2dNativeBackpropInput,
+            inputs: { dy: info.outShape, filter: [k, k, c, 1] },
+            attrs: { ...common, inputShape: [N, h, h, c] },
+          });
+          out.push({
+            name: `dwFilter ${label}`,
+            kernel: tf.DepthwiseConv2dNativeBackpropFilter,
+            inputs: { x: [N, h, h, c], dy: info.outShape },
+            attrs: { ...common, filterShape: [k, k, c, 1] },
+          });
+        }
+    out.push({
+      name: `conv1x1Filter ${tag} C->C`,
+      kernel: tf.Conv2DBackpropFilter,
+      inputs: { x: [N, h, h, c], dy: [N, h, h, c] },
+      attrs: { strides: 1, pad: 'valid', dataFormat: 'NHWC', filterShape: [1, 1, c, c] },
+    });
+    out.push({
+      name: `conv1x1Input ${tag} C->C`,
+      kernel: tf.Conv2DBackpropInput,
+      inputs: { dy: [N, h, h, c], filter: [1, 1, c, c] },
+      attrs: { strides: 1, pad: 'valid', dataFormat: 'NHWC', inputShape: [N, h, h, c] },
+    });
+    out.push({
+      name: `maxPoolGrad ${tag} k3 s1 p1`,
+      kernel: tf.MaxPoolGrad,
+      inputs: { dy: [N, h, h, c], input: [N, h, h, c], output: [N, h, h, c] },
+      attrs: { filterSize: 3, strides: 1, pad: 1 },
+    });
+  }
+  out.push({
+    name: 'stemConvFilter 32x32 3->48 k3',
+    kernel: tf.Conv2DBackpropFilter,
+    inputs: { x: [N, 32, 32, 3], dy: [N, 32, 32, 48] },
+    attrs: { strides: 1, pad: 1, dataFormat: 'NHWC', filterShape: [3, 3, 3, 48] },
+  });
+  return only ? out.filter((c) => c.name.includes(only)) : out;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[s.length >> 1];
+}
+
+async function time(backend: string, c: Case, n: number): Promise<number> {
+  await tf.setBackend(backend);
+  const inputs: Record<string, tf.Tensor> = {};
+  for (const [name, shape] of Object.entries(c.inputs))
+    inputs[name] = tf.randomNormal(shape, 0, 1, 'float32', 1);
+  if (c.kernel === tf.MaxPoolGrad) {
+    inputs.output.dispose();
+    inputs.output = tf.maxPool(inputs.input as tf.Tensor4D, 3, 1, 1);
+  }
+  const run = () => {
+    const out = tf.engine().runKernel(c.kernel, inputs, c.attrs as tf.NamedAttrMap) as tf.Tensor;
+    out.dataSync(); // wasm and cpu run synchronously; this also forces any lazy work
+    out.dispose();
+  };
+  run();
+  run();
+  const samples: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    run();
+    samples.push(performance.now() - t0);
+  }
+  tf.dispose(Object.values(inputs));
+  return median(samples);
+}
+
+const info = await initBackend({ backend: 'wasm' });
+const results: Record<string, { wasm: number; cpu?: number; speedup?: number }> = {};
+for (const c of cases()) {
+  const wasm = await time('wasm', c, reps);
+  const row: { wasm: number; cpu?: number; speedup?: number } = { wasm: +wasm.toFixed(2) };
+  if (withCpu) {
+    const cpu = await time('cpu', c, cpuReps);
+    row.cpu = +cpu.toFixed(2);
+    row.speedup = +(cpu / wasm).toFixed(1);
+  }
+  results[c.name] = row;
+  process.stderr.write(`${c.name.padEnd(36)} ${JSON.stringify(row)}\n`);
+}
+console.log(
+  JSON.stringify(
+    {
+      backend: info.reason,
+      batch: N,
+      unit: 'ms, median',
+      reps: { wasm: reps, cpu: withCpu ? cpuReps : 0 },
+      node: process.version,
+      results,
+    },
+    null,
+    2,
+  ),
+);
