@@ -1,6 +1,8 @@
 // Median time per gradient kernel on the DARTS search supernet's shapes (batch 32), wasm with our
-// kernels vs the cpu backend. Prints one JSON document. Other processes may share the CPU, so
-// every number is a median over many repetitions after warm-up.
+// kernels vs the cpu backend. Prints one JSON document. Other processes may share the CPU, so each
+// number is the median, over many repetitions after warm-up, of this process's CPU time
+// (process.cpuUsage: both backends run on this one thread), which contention inflates far less
+// than wall time; the wall-time median is reported beside it.
 //
 //   pnpm --filter @tsnas/backend bench [-- --reps 15 --cpu-reps 3 --only dwFilter --no-cpu]
 import * as tf from '@tensorflow/tfjs-core';
@@ -96,7 +98,7 @@ function median(xs: number[]): number {
   return s[s.length >> 1];
 }
 
-async function time(backend: string, c: Case, n: number): Promise<number> {
+async function time(backend: string, c: Case, n: number): Promise<{ cpu: number; wall: number }> {
   await tf.setBackend(backend);
   const inputs: Record<string, tf.Tensor> = {};
   for (const [name, shape] of Object.entries(c.inputs))
@@ -112,25 +114,37 @@ async function time(backend: string, c: Case, n: number): Promise<number> {
   };
   run();
   run();
-  const samples: number[] = [];
+  const cpuMs: number[] = [];
+  const wallMs: number[] = [];
   for (let i = 0; i < n; i++) {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     run();
-    samples.push(performance.now() - t0);
+    wallMs.push(performance.now() - t0);
+    const dc = process.cpuUsage(c0);
+    cpuMs.push((dc.user + dc.system) / 1000);
   }
   tf.dispose(Object.values(inputs));
-  return median(samples);
+  return { cpu: median(cpuMs), wall: median(wallMs) };
 }
 
 const info = await initBackend({ backend: 'wasm' });
-const results: Record<string, { wasm: number; cpu?: number; speedup?: number }> = {};
+interface Row {
+  wasm: number;
+  wasmWall: number;
+  cpu?: number;
+  cpuWall?: number;
+  speedup?: number;
+}
+const results: Record<string, Row> = {};
 for (const c of cases()) {
   const wasm = await time('wasm', c, reps);
-  const row: { wasm: number; cpu?: number; speedup?: number } = { wasm: +wasm.toFixed(2) };
+  const row: Row = { wasm: +wasm.cpu.toFixed(2), wasmWall: +wasm.wall.toFixed(2) };
   if (withCpu) {
     const cpu = await time('cpu', c, cpuReps);
-    row.cpu = +cpu.toFixed(2);
-    row.speedup = +(cpu / wasm).toFixed(1);
+    row.cpu = +cpu.cpu.toFixed(2);
+    row.cpuWall = +cpu.wall.toFixed(2);
+    row.speedup = +(cpu.cpu / wasm.cpu).toFixed(1);
   }
   results[c.name] = row;
   process.stderr.write(`${c.name.padEnd(36)} ${JSON.stringify(row)}\n`);
@@ -140,7 +154,7 @@ console.log(
     {
       backend: info.reason,
       batch: N,
-      unit: 'ms, median',
+      unit: 'ms of process CPU time (wasm, cpu) and wall time (wasmWall, cpuWall), medians',
       reps: { wasm: reps, cpu: withCpu ? cpuReps : 0 },
       node: process.version,
       results,

@@ -10,6 +10,26 @@ type ExplicitPadding = [[number, number], [number, number], [number, number], [n
 type ConvPad = 'valid' | ExplicitPadding;
 
 /**
+ * The window [top, top+height) x [left, left+width) of an NHWC tensor, as a depthwise convolution
+ * with a one-hot filter (an exact copy in XNNPACK; wasm's Slice copies row by row in JavaScript).
+ */
+export function cropSpatial(
+  t: tf.Tensor4D,
+  top: number,
+  left: number,
+  height: number,
+  width: number,
+): tf.Tensor4D {
+  const [, h, w, c] = t.shape;
+  if (top === 0 && left === 0 && height === h && width === w) return t;
+  const kh = h - height + 1;
+  const kw = w - width + 1;
+  const pick = new Float32Array(kh * kw * c);
+  pick.fill(1, (top * kw + left) * c, (top * kw + left + 1) * c);
+  return tf.depthwiseConv2d(t, tf.tensor4d(pick, [kh, kw, c, 1]), 1, 'valid');
+}
+
+/**
  * Pads (positive amounts) or crops (negative amounts) the spatial dims of an NHWC tensor. Crops
  * are applied right away; pads are returned as an explicit padding for the next convolution, so
  * XNNPACK pads on the fly instead of materialising a padded copy.
@@ -23,12 +43,12 @@ function cropAndPadding(
 ): { t: tf.Tensor4D; pad: ConvPad } {
   let out = t;
   if (top < 0 || bottom < 0 || left < 0 || right < 0) {
-    const [n, h, w, c] = t.shape;
+    const [, h, w] = t.shape;
     const cropTop = Math.max(0, -top);
     const cropLeft = Math.max(0, -left);
     const height = h - cropTop - Math.max(0, -bottom);
     const width = w - cropLeft - Math.max(0, -right);
-    out = tf.slice(t, [0, cropTop, cropLeft, 0], [n, height, width, c]);
+    out = cropSpatial(t, cropTop, cropLeft, height, width);
   }
   const pt = Math.max(0, top);
   const pb = Math.max(0, bottom);
@@ -46,7 +66,10 @@ function cropAndPadding(
   return { t: out, pad };
 }
 
-/** Inserts (s-1) zeros between neighbouring pixels: [N,H,W,C] -> [N,(H-1)sh+1,(W-1)sw+1,C]. */
+/**
+ * Inserts (s-1) zeros after every pixel: [N,H,W,C] -> [N,H*sh,W*sw,C]. Callers size their padding
+ * from the result, so the trailing zeros only shrink the padding that follows.
+ */
 function zeroInsert(t: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D {
   if (sh === 1 && sw === 1) return t;
   const [n, h, w, c] = t.shape;
@@ -58,8 +81,7 @@ function zeroInsert(t: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D {
     [0, sw - 1],
     [0, 0],
   ]);
-  const up = tf.reshape(spread, [n, h * sh, w * sw, c]) as tf.Tensor4D;
-  return tf.slice(up, [0, 0, 0, 0], [n, (h - 1) * sh + 1, (w - 1) * sw + 1, c]);
+  return tf.reshape(spread, [n, h * sh, w * sw, c]) as tf.Tensor4D;
 }
 
 /**
@@ -228,11 +250,11 @@ export const LOWEST_FLOAT32 = -3.4028234663852886e38;
 
 /** Cuts the read-window padding off a gradient with respect to the padded input. */
 export function unpad(g: tf.Tensor4D, shape: Shape4, win: { top: number; left: number }): tf.Tensor4D {
-  const [n, h, w, c] = shape;
+  const [, h, w] = shape;
   const [, hp, wp] = g.shape;
   const top = Math.max(0, win.top);
   const left = Math.max(0, win.left);
-  const kept = tf.slice(g, [0, top, left, 0], [n, Math.min(h, hp - top), Math.min(w, wp - left), c]);
+  const kept = cropSpatial(g, top, left, Math.min(h, hp - top), Math.min(w, wp - left));
   const [, hk, wk] = kept.shape;
   if (hk === h && wk === w) return kept;
   // The window stopped short of the input's last rows/cols: they get no gradient.
