@@ -128,6 +128,57 @@ async function time(backend: string, c: Case, n: number): Promise<{ cpu: number;
   return { cpu: median(cpuMs), wall: median(wallMs) };
 }
 
+/** Forward + backward of one DARTS op on a 32x32x16 batch: ReLU, depthwise, 1x1, BN arithmetic. */
+function dilConv(x: tf.Tensor4D, dw: tf.Tensor4D, pw: tf.Tensor4D, dilation: number): tf.Tensor4D {
+  const k = dw.shape[0];
+  const h = tf.depthwiseConv2d(tf.relu(x), dw, 1, (dilation * (k - 1)) / 2, 'NHWC', dilation);
+  const p = tf.conv2d(h, pw, 1, 'valid');
+  const { mean, variance } = tf.moments(p, [0, 1, 2]);
+  return tf.div(tf.sub(p, mean), tf.sqrt(tf.add(variance, 1e-5))) as tf.Tensor4D;
+}
+const BLOCKS: Record<string, (x: tf.Tensor4D, w: tf.Tensor4D[]) => tf.Tensor> = {
+  'sep_conv_3x3 fwd+bwd 32x32x16': (x, [d1, p1, d2, p2]) => dilConv(dilConv(x, d1, p1, 1), d2, p2, 1),
+  'dil_conv_5x5 fwd+bwd 32x32x16': (x, [, , , , d5, p3]) => dilConv(x, d5, p3, 2),
+  'max_pool_3x3 fwd+bwd 32x32x16': (x) => tf.maxPool(x, 3, 1, 1),
+};
+
+async function timeBlock(backend: string, name: string, n: number): Promise<{ cpu: number; wall: number }> {
+  await tf.setBackend(backend);
+  const x = tf.variable(tf.randomNormal([N, 32, 32, 16], 0, 1, 'float32', 2)) as unknown as tf.Tensor4D;
+  const shapes: Shape4[] = [
+    [3, 3, 16, 1],
+    [1, 1, 16, 16],
+    [3, 3, 16, 1],
+    [1, 1, 16, 16],
+    [5, 5, 16, 1],
+    [1, 1, 16, 16],
+  ];
+  const weights = shapes.map((s, i) => tf.variable(tf.randomNormal(s, 0, 0.3, 'float32', 10 + i)));
+  const block = BLOCKS[name];
+  const run = () =>
+    tf.tidy(() => {
+      const { value, grads } = tf.variableGrads(() =>
+        tf.mean(tf.square(block(x, weights as unknown as tf.Tensor4D[]))),
+      );
+      value.dataSync();
+      for (const g of Object.values(grads)) g.dataSync();
+    });
+  run();
+  run();
+  const cpuMs: number[] = [];
+  const wallMs: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    run();
+    wallMs.push(performance.now() - t0);
+    const dc = process.cpuUsage(c0);
+    cpuMs.push((dc.user + dc.system) / 1000);
+  }
+  tf.dispose([x, ...weights]);
+  return { cpu: median(cpuMs), wall: median(wallMs) };
+}
+
 const info = await initBackend({ backend: 'wasm' });
 interface Row {
   wasm: number;
@@ -148,6 +199,18 @@ for (const c of cases()) {
   }
   results[c.name] = row;
   process.stderr.write(`${c.name.padEnd(36)} ${JSON.stringify(row)}\n`);
+}
+for (const name of Object.keys(BLOCKS).filter((b) => !only || b.includes(only))) {
+  const wasm = await timeBlock('wasm', name, reps);
+  const row: Row = { wasm: +wasm.cpu.toFixed(2), wasmWall: +wasm.wall.toFixed(2) };
+  if (withCpu) {
+    const cpu = await timeBlock('cpu', name, cpuReps);
+    row.cpu = +cpu.cpu.toFixed(2);
+    row.cpuWall = +cpu.wall.toFixed(2);
+    row.speedup = +(cpu.cpu / wasm.cpu).toFixed(1);
+  }
+  results[name] = row;
+  process.stderr.write(`${name.padEnd(36)} ${JSON.stringify(row)}\n`);
 }
 console.log(
   JSON.stringify(

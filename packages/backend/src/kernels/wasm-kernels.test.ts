@@ -233,3 +233,31 @@ describe('replaced and added wasm kernels', () => {
     expect(relError(got.values[0], want.values[0])).toBeLessThanOrEqual(1e-6);
   });
 });
+
+describe('Sum / Mean on wasm', () => {
+  const data = randn([3, 4, 5, 6], 41);
+  it.each([
+    { axis: [0, 1, 2], keepDims: false },
+    { axis: [0, 1, 2], keepDims: true },
+    { axis: [1, 0], keepDims: false },
+    { axis: 0, keepDims: false },
+    { axis: null, keepDims: false },
+    { axis: [1, 2], keepDims: true },
+    { axis: [3], keepDims: false },
+  ])(
+    'match cpu for axis $axis keepDims $keepDims (leading axes via matMul, others native)',
+    async ({ axis, keepDims }) => {
+      const run = () => [
+        tf.sum(tensor(data), axis ?? undefined, keepDims),
+        tf.mean(tensor(data), axis ?? undefined, keepDims),
+        tf.sum(tf.cast(tensor(data), 'int32'), axis ?? undefined, keepDims),
+      ];
+      const want = await runOn('cpu', run);
+      const got = await runOn('wasm', run);
+      for (let i = 0; i < 3; i++) {
+        expect(got.shapes[i]).toEqual(want.shapes[i]);
+        expect(relError(got.values[i], want.values[i])).toBeLessThanOrEqual(1e-6);
+      }
+    },
+  );
+});
