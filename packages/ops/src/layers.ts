@@ -1,7 +1,10 @@
 // Leaf layers with PyTorch defaults: bias-free convs, BatchNorm2d with running statistics, Linear.
 import * as tf from '@tensorflow/tfjs-core';
 import { OpsError } from './errors.js';
-import { conv2dPt } from './internal/functional.js';
+import type { ChainLayer, LayerForward, LayerGradArgs } from './internal/chain.js';
+import { runChain } from './internal/chain.js';
+import { isolatedGradients } from './internal/fused.js';
+import { conv2dPt, dilatedByRewrite } from './internal/functional.js';
 import { uniformInit } from './internal/init.js';
 import { Module } from './module.js';
 
@@ -42,12 +45,106 @@ export class Conv2d extends Module {
   }
 
   forward(x: tf.Tensor4D): tf.Tensor4D {
-    return conv2dPt(x, this.weight as tf.Tensor4D, {
-      stride: this.stride,
-      pad: this.padding,
-      dilation: this.dilation,
-      depthwise: this.depthwise,
-    });
+    return conv2dPt(x, this.weight as tf.Tensor4D, this.geometry());
+  }
+
+  geometry() {
+    return { stride: this.stride, pad: this.padding, dilation: this.dilation, depthwise: this.depthwise };
+  }
+
+  /** This conv as a layer of a fused chain. */
+  layer(): ChainLayer {
+    return new ConvLayer(this);
+  }
+}
+
+/**
+ * Per-channel mean of a tensor viewed as [N, C]: [1, C]. A global average pool: on wasm it runs
+ * in XNNPACK without the transpose tf.mean does or the weight packing a ones-matMul costs.
+ */
+export function channelMean(x2: tf.Tensor2D): tf.Tensor2D {
+  const [n, c] = x2.shape;
+  // Split N into a 2-D window so that neither side gets huge.
+  let h = Math.floor(Math.sqrt(n));
+  while (n % h !== 0) h--;
+  const pooled = tf.avgPool(tf.reshape(x2, [1, h, n / h, c]) as tf.Tensor4D, [h, n / h], 1, 'valid');
+  return tf.reshape(pooled, [1, c]);
+}
+
+function as2d(t: tf.Tensor): tf.Tensor2D {
+  const c = t.shape[t.rank - 1];
+  return tf.reshape(t, [t.size / c, c]);
+}
+
+class ConvLayer implements ChainLayer {
+  readonly params: tf.Variable[];
+  readonly needsInput = true;
+  readonly needsOutput = false;
+  readonly isRelu = false;
+  private readonly pointwise: boolean;
+  /** tfjs can run (and differentiate) this conv as one kernel; otherwise conv2dPt rewrites it. */
+  private readonly native: boolean;
+
+  constructor(private readonly conv: Conv2d) {
+    this.params = [conv.weight];
+    const { kernelSize: k, stride, padding, dilation, depthwise } = conv;
+    this.pointwise = k === 1 && stride === 1 && padding === 0 && !depthwise;
+    this.native = dilation === 1 || (depthwise && stride === 1);
+  }
+
+  forward(x: tf.Tensor4D): LayerForward {
+    return { y: this.conv.forward(x), state: [] };
+  }
+
+  private attrs() {
+    const { stride, padding, dilation } = this.conv;
+    return {
+      strides: stride,
+      pad: padding,
+      dilations: dilation,
+      dataFormat: 'NHWC',
+    } as unknown as tf.NamedAttrMap;
+  }
+
+  /** The registered tfjs gradient of the conv kernel (on wasm: @tsnas/backend's kernels). */
+  private kernelGrad(a: LayerGradArgs) {
+    const name = this.conv.depthwise ? tf.DepthwiseConv2dNative : tf.Conv2D;
+    const config = tf.getGradient(name);
+    if (!config) throw new OpsError(`no gradient registered for ${name}`);
+    return config.gradFunc(a.dy, [a.input(), this.conv.weight], this.attrs()) as Record<
+      string,
+      () => tf.Tensor
+    >;
+  }
+
+  /** dx and dW of a conv that tfjs cannot differentiate directly, through conv2dPt's rewrite. */
+  private rewriteGrads(a: LayerGradArgs): tf.Tensor[] {
+    return a.memo.getAll(`${a.key}rw`, () =>
+      isolatedGradients(
+        () => dilatedByRewrite(a.input(), this.conv.weight as tf.Tensor4D, this.conv.geometry()),
+        [a.input(), this.conv.weight],
+        a.dy,
+      ),
+    );
+  }
+
+  inputGrad(a: LayerGradArgs): tf.Tensor4D {
+    if (this.pointwise) {
+      const w = tf.reshape(this.conv.weight, [this.conv.chIn, this.conv.chOut]);
+      const [b, h, wd] = a.dy.shape;
+      return tf.reshape(tf.matMul(as2d(a.dy), tf.transpose(w)), [b, h, wd, this.conv.chIn]);
+    }
+    if (this.native) return this.kernelGrad(a).x() as tf.Tensor4D;
+    return tf.clone(this.rewriteGrads(a)[0]) as tf.Tensor4D;
+  }
+
+  paramGrads(a: LayerGradArgs): tf.Tensor[] {
+    if (this.pointwise) {
+      const dw = tf.matMul(tf.transpose(as2d(a.input())), as2d(a.dy));
+      return [tf.reshape(dw, this.conv.weight.shape)];
+    }
+    if (this.native) return [this.kernelGrad(a).filter()];
+    return [tf.clone(this.rewriteGrads(a)[1])];
   }
 }
 
@@ -78,6 +175,19 @@ export class BatchNorm2d extends Module {
 
   forward(x: tf.Tensor4D, training: boolean): tf.Tensor4D {
     if (!training) return this.normalize(x, this.runningMean, this.runningVar);
+    return runChain([this.layer()], x);
+  }
+
+  /** This BN in training mode as a layer of a fused chain (batch statistics, running update). */
+  layer(): ChainLayer {
+    return new BatchNormLayer(this);
+  }
+
+  /**
+   * Batch-statistics normalisation (untaped, inside a fused chain) and the running-statistics
+   * update. Returns xhat = (x - mean) / sqrt(var + eps) as [N, C] and 1 / sqrt(var + eps).
+   */
+  normalizeBatch(x: tf.Tensor4D): { xhat: tf.Tensor2D; invStd: tf.Tensor2D } {
     const [b, h, w, c] = x.shape;
     const n = b * h * w;
     if (n < 2) {
@@ -86,13 +196,19 @@ export class BatchNorm2d extends Module {
         `BatchNorm2d(${c}): expected more than 1 value per channel when training, got input [${x.shape}]`,
       );
     }
-    const { mean, variance } = tf.moments(x, [0, 1, 2]);
+    const x2 = as2d(x);
+    const mean = channelMean(x2);
+    const centered = tf.sub(x2, mean) as tf.Tensor2D;
+    const variance = channelMean(tf.square(centered));
+    const invStd = tf.rsqrt(tf.add(variance, this.eps)) as tf.Tensor2D;
     const m = this.momentum;
     tf.tidy(() => {
-      this.runningMean.assign(tf.add(tf.mul(this.runningMean, 1 - m), tf.mul(mean, m)));
-      this.runningVar.assign(tf.add(tf.mul(this.runningVar, 1 - m), tf.mul(variance, (m * n) / (n - 1))));
+      const rm = tf.add(tf.mul(this.runningMean, 1 - m), tf.mul(tf.reshape(mean, [c]), m));
+      const rv = tf.add(tf.mul(this.runningVar, 1 - m), tf.mul(tf.reshape(variance, [c]), (m * n) / (n - 1)));
+      this.runningMean.assign(rm);
+      this.runningVar.assign(rv);
     });
-    return this.normalize(x, mean, variance);
+    return { xhat: tf.mul(centered, invStd) as tf.Tensor2D, invStd };
   }
 
   // Written out rather than tf.batchNorm: its gradient saves `scale`, which is absent when not affine.
@@ -101,6 +217,57 @@ export class BatchNorm2d extends Module {
     if (this.gamma) scale = tf.mul(scale, this.gamma);
     const y = tf.mul(tf.sub(x, mean), scale);
     return (this.beta ? tf.add(y, this.beta) : y) as tf.Tensor4D;
+  }
+}
+
+/**
+ * Training-mode BN in a chain. Backward (scale = gamma / sqrt(var + eps)):
+ * dx = scale * (dy - mean(dy) - xhat * mean(dy * xhat)), dgamma = sum(dy * xhat), dbeta = sum(dy).
+ * Without affine, the output is xhat itself, so nothing beyond the output is kept.
+ */
+class BatchNormLayer implements ChainLayer {
+  readonly params: tf.Variable[];
+  readonly needsInput = false;
+  readonly needsOutput: boolean;
+  readonly isRelu = false;
+
+  constructor(private readonly bn: BatchNorm2d) {
+    this.params = bn.gamma && bn.beta ? [bn.gamma, bn.beta] : [];
+    this.needsOutput = !bn.affine;
+  }
+
+  forward(x: tf.Tensor4D): LayerForward {
+    const { xhat, invStd } = this.bn.normalizeBatch(x);
+    const { gamma, beta } = this.bn;
+    if (!gamma || !beta) return { y: tf.reshape(xhat, x.shape), state: [invStd] };
+    const y = tf.add(tf.mul(xhat, gamma), beta);
+    return { y: tf.reshape(y, x.shape), state: [tf.mul(invStd, gamma), xhat] };
+  }
+
+  private xhat(a: LayerGradArgs): tf.Tensor2D {
+    return (this.bn.affine ? a.state[1] : as2d(a.output())) as tf.Tensor2D;
+  }
+
+  /** [mean(dy), mean(dy * xhat)] per channel, each [1, C]. */
+  private means(a: LayerGradArgs): tf.Tensor[] {
+    return a.memo.getAll(`${a.key}m`, () => {
+      const dy2 = as2d(a.dy);
+      return [channelMean(dy2), channelMean(tf.mul(dy2, this.xhat(a)))];
+    });
+  }
+
+  inputGrad(a: LayerGradArgs): tf.Tensor4D {
+    const [m1, m2] = this.means(a);
+    const xhat = this.xhat(a);
+    const inner = tf.sub(tf.sub(as2d(a.dy), m1), tf.mul(xhat, m2));
+    return tf.reshape(tf.mul(inner, a.state[0]), a.dy.shape);
+  }
+
+  paramGrads(a: LayerGradArgs): tf.Tensor[] {
+    const [m1, m2] = this.means(a);
+    const n = a.dy.size / a.dy.shape[3];
+    const c = this.bn.numFeatures;
+    return [tf.reshape(tf.mul(m2, n), [c]), tf.reshape(tf.mul(m1, n), [c])];
   }
 }
 

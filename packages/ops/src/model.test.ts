@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { conf, ramp, useCpu } from './__tests__/fixtures.js';
 import { TestDartsBuilder, testMixedOpFactory } from './__tests__/mixed-op.js';
 import { Model, registerOp, SkipConnect, StateError } from './index.js';
+import { constants } from './internal/fused.js';
 
 beforeAll(useCpu);
 
@@ -159,11 +160,18 @@ describe('Model', () => {
       value.dispose();
       tf.dispose(grads);
     };
-    // From the very first step: nothing is cached or leaked (BN buffers are replaced, not added).
-    const before = tf.memory().numTensors;
+    // From the very first step, nothing leaks (BN buffers are replaced, not added); the only new
+    // tensors are the shape constants the ops cache, and dispose frees them with the model.
+    const start = tf.memory().numTensors;
+    const cachedBefore = constants.size;
     step();
-    expect(tf.memory().numTensors).toBe(before);
+    const cached = constants.size - cachedBefore;
+    expect(tf.memory().numTensors).toBe(start + cached);
+    step();
+    expect(tf.memory().numTensors).toBe(start + cached);
+    const nVars = model.weights().size + model.archParams().size + model.buffers().size;
     model.dispose();
+    expect(tf.memory().numTensors).toBe(start - nVars - cachedBefore);
   });
 
   it('gradients reach the shared alphas from every cell of the type', () => {

@@ -5,6 +5,7 @@ import type { DependencyContainer } from 'tsyringe';
 import { AuxTower } from './aux-tower.js';
 import { Cell, type CellBuildOptions } from './cell.js';
 import { OpsError, StateError } from './errors.js';
+import { disposeConstants } from './internal/fused.js';
 import { Module, ModuleList } from './module.js';
 import type { Op } from './op.js';
 import { createOp } from './registry.js';
@@ -197,6 +198,12 @@ export class Model extends Module {
       format: 'tsnas',
       layout: 'NHWC; conv [kh,kw,in,out]; depthwise [kh,kw,in,1]; linear [in,out]',
     });
+  }
+
+  /** Frees the model's variables and the shape constants its ops cached (rebuilt on demand). */
+  override dispose(): void {
+    super.dispose();
+    disposeConstants();
   }
 
   async loadWeights(path: string): Promise<void> {

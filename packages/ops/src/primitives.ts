@@ -2,6 +2,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ConvMacroParams, OpDesc } from '@tsnas/descs';
 import { OpsError } from './errors.js';
+import { type ChainLayer, ReluLayer, runChain } from './internal/chain.js';
 import { avgPoolExcludePad, maxPoolPt, subsample } from './internal/functional.js';
 import { BatchNorm2d, Conv2d, Linear } from './layers.js';
 import { Op } from './op.js';
@@ -159,7 +160,9 @@ export class ReLUConvBN extends Op {
     this.bn = this.addChild('bn', new BatchNorm2d(chOut, affine));
   }
   forward(x: tf.Tensor4D | tf.Tensor4D[], training: boolean): tf.Tensor4D {
-    return this.bn.forward(this.conv.forward(tf.relu(single(this.desc, x))), training);
+    const input = single(this.desc, x);
+    if (training) return runChain([new ReluLayer(), this.conv.layer(), this.bn.layer()], input);
+    return this.bn.forward(this.conv.forward(tf.relu(input)), training);
   }
 }
 
@@ -174,7 +177,9 @@ export class ConvBNReLU extends Op {
     this.bn = this.addChild('bn', new BatchNorm2d(chOut, affine));
   }
   forward(x: tf.Tensor4D | tf.Tensor4D[], training: boolean): tf.Tensor4D {
-    return tf.relu(this.bn.forward(this.conv.forward(single(this.desc, x)), training));
+    const input = single(this.desc, x);
+    if (training) return runChain([this.conv.layer(), this.bn.layer(), new ReluLayer()], input);
+    return tf.relu(this.bn.forward(this.conv.forward(input), training));
   }
 }
 
@@ -202,8 +207,14 @@ export class DilConv extends Op {
     this.bn = this.addChild('bn', new BatchNorm2d(chOut, affine));
   }
   forward(x: tf.Tensor4D | tf.Tensor4D[], training: boolean): tf.Tensor4D {
-    const y = this.depthwise.forward(tf.relu(single(this.desc, x)));
-    return this.bn.forward(this.pointwise.forward(y), training);
+    const input = single(this.desc, x);
+    if (training) return runChain(this.layers(), input);
+    return this.bn.forward(this.pointwise.forward(this.depthwise.forward(tf.relu(input))), training);
+  }
+
+  /** Training-mode layers, for fusing into one tape node. */
+  layers(): ChainLayer[] {
+    return [new ReluLayer(), this.depthwise.layer(), this.pointwise.layer(), this.bn.layer()];
   }
 }
 
@@ -222,6 +233,7 @@ export class SepConv extends Op {
     this.conv2 = this.addChild('conv2', new DilConv(desc, kernelSize, 1, padding, 1, affine, chIn, chOut));
   }
   forward(x: tf.Tensor4D | tf.Tensor4D[], training: boolean): tf.Tensor4D {
+    if (training) return runChain([...this.conv1.layers(), ...this.conv2.layers()], single(this.desc, x));
     return this.conv2.forward(this.conv1.forward(x, training), training);
   }
 }
@@ -254,7 +266,12 @@ export class StemConv3x3 extends StemBase {
     this.bn = this.addChild('bn', new BatchNorm2d(chOut, affine));
   }
   forward(x: tf.Tensor4D | tf.Tensor4D[], training: boolean): tf.Tensor4D {
-    const y = this.bn.forward(this.conv.forward(single(this.desc, x)), training);
+    const input = single(this.desc, x);
+    if (training) {
+      const layers = [this.conv.layer(), this.bn.layer()];
+      return runChain(this.relu ? [...layers, new ReluLayer()] : layers, input);
+    }
+    const y = this.bn.forward(this.conv.forward(input), training);
     return this.relu ? tf.relu(y) : y;
   }
 }
