@@ -10,6 +10,41 @@ export {
   OptimizerConfigError,
   SGD,
 } from './optimizers.js';
+export {
+  accumulateChunks,
+  type ChunkRange,
+  chunkRanges,
+  type LossConf,
+  type LossFn,
+  modelLoss,
+  type PartialGradients,
+} from './parallel/chunks.js';
+export {
+  DataParallelEngine,
+  type DataParallelOptions,
+  ReplicaWorkerError,
+} from './parallel/data-parallel.js';
+export {
+  type GradientEngine,
+  type GradientResult,
+  type GradientTask,
+  InProcessGradientEngine,
+} from './parallel/engine.js';
+export type { ReplicaRecipe } from './parallel/protocol.js';
+export {
+  type ModelRecipeOptions,
+  type ModelReplicaArgs,
+  modelReplicaRecipe,
+  opNamesOf,
+  ParallelSetupError,
+  pluginModulesFor,
+} from './parallel/replica.js';
+export {
+  AUTO_WORKERS_MAX,
+  createGradientEngine,
+  type GradientEngineSetup,
+  resolveWorkers,
+} from './parallel/setup.js';
 export { type LrScheduleConf, lrAt, ScheduleConfigError } from './schedules.js';
 export {
   type Batch,

@@ -6,6 +6,8 @@ import { type Checkpoint, takePrefix, withPrefix } from './checkpoint.js';
 import { crossEntropy, topkCorrect } from './losses.js';
 import { type Averages, AverageMeter, Metrics } from './metrics.js';
 import { clipByGlobalNorm, createOptimizer, type Optimizer, type OptimizerConf } from './optimizers.js';
+import { modelLoss } from './parallel/chunks.js';
+import { type GradientEngine, InProcessGradientEngine } from './parallel/engine.js';
 import { type LrScheduleConf, lrAt } from './schedules.js';
 
 /** What the trainer needs of a model (implemented by @tsnas/ops's Model). */
@@ -83,6 +85,11 @@ export interface TrainerOptions {
   /** Where metrics.jsonl goes; null keeps metrics in memory only. */
   metricsFile?: string | null;
   onEvent?: (e: TrainerEvent) => void;
+  /**
+   * Computes the training gradients (default: in this thread). The trainer owns it and disposes it
+   * in dispose(); a DataParallelEngine spreads each batch's chunks over worker threads.
+   */
+  gradients?: GradientEngine;
 }
 
 /** Evaluates a model on a batch source in eval mode (no gradients, BN running statistics). */
@@ -111,6 +118,7 @@ export class Trainer {
   protected data: DataLoaders | null = null;
   protected readonly checkpoint: Checkpoint | null;
   protected readonly onEvent: (e: TrainerEvent) => void;
+  protected readonly gradients: GradientEngine;
 
   constructor(
     readonly conf: TrainerConf,
@@ -119,6 +127,7 @@ export class Trainer {
   ) {
     this.checkpoint = opts.checkpoint ?? null;
     this.onEvent = opts.onEvent ?? (() => {});
+    this.gradients = opts.gradients ?? new InProcessGradientEngine();
     this.metrics = new Metrics(conf.title, opts.metricsFile ?? null);
     this.optimizer = createOptimizer(conf.optimizer, `${conf.title}.optimizer`);
     this.lr = conf.optimizer.lr;
@@ -180,6 +189,7 @@ export class Trainer {
     this.data?.val?.setEpoch(epoch);
     const p = this.conf.drop_path_prob ?? 0;
     this.model.setDropPathProb((p * epoch) / this.conf.epochs);
+    this.gradients.setDropPathProb((p * epoch) / this.conf.epochs);
   }
 
   protected trainEpoch(source: BatchSource): Averages {
@@ -198,73 +208,47 @@ export class Trainer {
       step += 1;
       // Every step is reported (progress bars); `logged` marks the ones logger_freq asks to log.
       const logged = freq > 0 && (step % freq === 0 || step === steps);
-      this.onEvent({ kind: 'step', title: this.conf.title, epoch: this.epoch, step, steps, loss, top1, logged });
+      this.onEvent({
+        kind: 'step',
+        title: this.conf.title,
+        epoch: this.epoch,
+        step,
+        steps,
+        loss,
+        top1,
+        logged,
+      });
     }
     return meter.averages();
   }
 
   /** The model loss on a batch: CE(logits) + aux_weight * CE(aux) when training with an aux head. */
   computeLoss(x: tf.Tensor4D, y: tf.Tensor1D, training: boolean): { loss: tf.Scalar; logits: tf.Tensor2D } {
-    const { logits, aux } = this.model.forward(x, training);
-    const smoothing = this.conf.label_smoothing ?? 0;
-    let loss = crossEntropy(logits, y, smoothing);
-    const auxWeight = this.conf.aux_weight ?? 0;
-    if (aux && auxWeight > 0) loss = tf.add(loss, tf.mul(crossEntropy(aux, y, smoothing), auxWeight));
-    return { loss, logits };
+    // The same function runs in data-parallel replicas, so every thread trains on the same loss.
+    return modelLoss(this.model, x, y, training, this.conf);
   }
 
   /** Forward, backward over `batch_chunks` chunks, clip, and one optimiser step. */
   protected weightStep(batch: Batch): { loss: number; top1: number; top5: number } {
     const vars = this.trainedVariables();
-    const varList = [...vars.values()];
-    const chunks = Math.max(1, this.conf.batch_chunks ?? 1);
-    const n = batch.x.shape[0];
-    const size = Math.ceil(n / chunks);
-    let acc: Map<string, tf.Tensor> | null = null;
-    let lossSum = 0;
-    let t1Sum = 0;
-    let t5Sum = 0;
-    for (let start = 0; start < n; start += size) {
-      const len = Math.min(size, n - start);
-      const xs = chunks === 1 ? batch.x : tf.slice(batch.x, [start, 0, 0, 0], [len, -1, -1, -1]);
-      const ys = chunks === 1 ? batch.y : tf.slice(batch.y, [start], [len]);
-      let logits: tf.Tensor2D | null = null;
-      const { value, grads } = tf.variableGrads(() => {
-        const out = this.computeLoss(xs, ys, true);
-        logits = tf.keep(out.logits);
-        // Chunks are weighted by size so the accumulated gradient is the full batch's mean.
-        return chunks === 1 ? out.loss : tf.mul(out.loss, len / n);
-      }, varList);
-      const [t1, t5] = topkCorrect(logits!, ys, [1, 5]);
-      (logits as unknown as tf.Tensor).dispose();
-      lossSum += value.dataSync()[0] * (chunks === 1 ? 1 : n / len) * len;
-      t1Sum += t1 * len;
-      t5Sum += t5 * len;
-      value.dispose();
-      if (chunks !== 1) {
-        xs.dispose();
-        ys.dispose();
-      }
-      const named = new Map<string, tf.Tensor>();
-      for (const [name, v] of vars) if (grads[v.name]) named.set(name, grads[v.name]);
-      if (!acc) acc = named;
-      else {
-        for (const [k, g] of named) {
-          const prev = acc.get(k);
-          if (prev) {
-            acc.set(k, tf.add(prev, g));
-            prev.dispose();
-            g.dispose();
-          } else acc.set(k, g);
-        }
-      }
-    }
-    let grads = acc ?? new Map<string, tf.Tensor>();
+    const {
+      loss,
+      top1,
+      top5,
+      grads: raw,
+    } = this.gradients.compute(this.model, {
+      x: batch.x,
+      y: batch.y,
+      vars,
+      chunks: Math.max(1, this.conf.batch_chunks ?? 1),
+      loss: (x, y) => this.computeLoss(x, y, true),
+    });
+    let grads = raw;
     const clip = this.conf.grad_clip ?? 0;
     if (clip > 0) grads = clipByGlobalNorm(grads, clip);
     this.optimizer.step(vars, grads, this.lr);
     for (const g of grads.values()) g.dispose();
-    return { loss: lossSum / n, top1: t1Sum / n, top5: t5Sum / n };
+    return { loss, top1, top5 };
   }
 
   protected validate(epoch: number): Averages | undefined {
@@ -322,5 +306,6 @@ export class Trainer {
 
   dispose(): void {
     this.optimizer.dispose();
+    this.gradients.dispose();
   }
 }

@@ -1,0 +1,68 @@
+// Messages between the data-parallel engine (main thread) and its replica workers. Everything is
+// structured-clone data; typed arrays travel as copies into the worker and are transferred back.
+import type { MessagePort } from 'node:worker_threads';
+import type { LossConf } from './chunks.js';
+
+/**
+ * How a worker builds its replica: `module` (a URL) exports `factory` (default: 'default'), an
+ * async function of `args` returning a TrainableModel with the same variable names and shapes as
+ * the trainer's model.
+ */
+export interface ReplicaRecipe {
+  module: string;
+  factory?: string;
+  args: unknown;
+  /** The training loss (the trainer's label_smoothing, aux_weight). */
+  loss: LossConf;
+  /** The tfjs backend the worker initialises: the main thread's ('wasm' or 'cpu'). */
+  backend: 'wasm' | 'cpu';
+  /** Seeds the worker's library RNG (weight init is overwritten by the first state sync anyway). */
+  seed?: number;
+}
+
+/** Variables are named with their kind, so weights and arch params cannot collide. */
+export type VarKind = 'w' | 'a' | 'b';
+
+export interface TensorData {
+  shape: number[];
+  data: Float32Array | Int32Array;
+}
+
+export interface WorkerInit {
+  recipe: ReplicaRecipe;
+  /** 0 pending, 1 a message is waiting on the port, 2 the worker thread is exiting. */
+  flag: Int32Array;
+  port: MessagePort;
+  /** Module of the worker's job loop (`worker.js` next to the engine). */
+  entry: string;
+  /** tsx's ESM API (a URL), when the engine runs from TypeScript sources (tests). */
+  tsx: string | null;
+}
+
+export interface GradJob {
+  kind: 'grad';
+  /** Variables whose value changed since the last job, as `${kind}:${name}`. */
+  state: { names: string[]; tensors: TensorData[] };
+  x: TensorData;
+  y: TensorData & { dtype: 'int32' | 'float32' };
+  /** Chunk lengths over the rows sent (in order). */
+  lens: number[];
+  /** The full batch size: every chunk's loss is weighted by len / batchSize. */
+  batchSize: number;
+  /** `${kind}:${name}` of the variables to differentiate. */
+  vars: string[];
+  dropPath: { p: number; seed: number };
+}
+
+export type WorkerMessage =
+  | { kind: 'ready'; manifest: { name: string; shape: number[] }[] }
+  | {
+      kind: 'result';
+      lossSum: number;
+      top1Sum: number;
+      top5Sum: number;
+      names: string[];
+      grads: Float32Array[];
+    }
+  | { kind: 'error'; message: string; stack?: string }
+  | { kind: 'exit'; code: number; message: string | null };

@@ -1,0 +1,181 @@
+// The default replica: a @tsnas/ops Model built in the worker from the desc's JSON, in a container
+// where the plug-ins that own the desc's ops registered themselves (e.g. @tsnas/algo-darts for
+// mixed_op), exactly as the run's container was set up in the main thread.
+import 'reflect-metadata';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import { type ModelDesc, modelDescFromJSON, modelDescToJSON } from '@tsnas/descs';
+import { BUILTIN_OPS, findOp, Model } from '@tsnas/ops';
+import { container as rootContainer, type DependencyContainer } from 'tsyringe';
+import type { LossConf } from './chunks.js';
+import { siblingModule } from './data-parallel.js';
+import type { ReplicaRecipe } from './protocol.js';
+
+/** A setup problem the user can fix (a plug-in that cannot be found, a backend that cannot split). */
+export class ParallelSetupError extends Error {
+  readonly exitCode = 2;
+  constructor(message: string) {
+    super(message);
+    this.name = 'ParallelSetupError';
+  }
+}
+
+export interface ModelReplicaArgs {
+  /** modelDescToJSON of the trainer's model desc. */
+  desc: string;
+  affine: boolean;
+  droppath: boolean;
+  stemAffine?: boolean;
+  /** Module URLs whose default export is a plug-in with `register(container)`. */
+  plugins: string[];
+}
+
+/** Builds the replica in a worker (the recipe's default factory). */
+export default async function modelReplica(args: ModelReplicaArgs): Promise<Model> {
+  const c = rootContainer.createChildContainer();
+  for (const url of args.plugins) {
+    const mod = await import(url);
+    const plugin = mod.default ?? mod.plugin;
+    if (typeof plugin?.register !== 'function') {
+      throw new Error(`${url}: its default export is not a plug-in with register(container)`);
+    }
+    try {
+      plugin.register(c);
+    } catch (e) {
+      throw new Error(`plug-in ${url}: register() failed in the worker thread: ${(e as Error).message}`);
+    }
+  }
+  const desc = modelDescFromJSON(args.desc, 'replica desc');
+  return new Model(desc, {
+    container: c,
+    affine: args.affine,
+    droppath: args.droppath,
+    ...(args.stemAffine !== undefined ? { stemAffine: args.stemAffine } : {}),
+  });
+}
+
+/** Every op name a desc uses (stems, edges, post ops and their children), from its plain form. */
+export function opNamesOf(desc: ModelDesc): Set<string> {
+  const names = new Set<string>();
+  const visit = (v: unknown): void => {
+    if (Array.isArray(v)) v.forEach(visit);
+    else if (v && typeof v === 'object') {
+      const o = v as Record<string, unknown>;
+      if (typeof o.name === 'string' && typeof o.params === 'object' && typeof o.in_len === 'number') {
+        names.add(o.name);
+      }
+      for (const x of Object.values(o)) visit(x);
+    }
+  };
+  visit(JSON.parse(modelDescToJSON(desc)));
+  return names;
+}
+
+interface PackageJson {
+  name?: string;
+  main?: string;
+  exports?: unknown;
+}
+
+/** The module a package's `import` resolves to (its TypeScript source when `source`). */
+function entryOf(dir: string, pkg: PackageJson, source: boolean): string {
+  const exp = pkg.exports as any;
+  const root = typeof exp === 'string' ? exp : (exp?.['.'] ?? exp);
+  const pick = (e: any): string | undefined =>
+    typeof e === 'string'
+      ? e
+      : e
+        ? ((source ? pick(e['@tsnas/source']) : undefined) ??
+          pick(e.import) ??
+          pick(e.default) ??
+          pick(e.node))
+        : undefined;
+  return join(dir, pick(root) ?? pkg.main ?? 'index.js');
+}
+
+/** The folder of package `name` seen from `base` (node_modules upwards, or `base`'s own package). */
+function findPackage(name: string, base: string): string | null {
+  let dir = resolve(base);
+  for (;;) {
+    const own = join(dir, 'package.json');
+    if (existsSync(own)) {
+      try {
+        if ((JSON.parse(readFileSync(own, 'utf8')) as PackageJson).name === name) return dir;
+      } catch {
+        // not a package we can read: keep looking
+      }
+    }
+    const candidate = join(dir, 'node_modules', ...name.split('/'));
+    if (existsSync(join(candidate, 'package.json'))) return realpathSync(candidate);
+    const parent = dirname(dir);
+    if (parent === dir) return null;
+    dir = parent;
+  }
+}
+
+/**
+ * Module URLs of the plug-ins that own the non-built-in ops of `desc` in `container` (the op's
+ * registered owner is its package name), resolved from `resolveFrom` folders in order.
+ */
+export function pluginModulesFor(
+  desc: ModelDesc,
+  container: DependencyContainer,
+  resolveFrom: string[],
+): string[] {
+  const source = siblingModule('replica').endsWith('.ts');
+  const urls = new Set<string>();
+  for (const op of opNamesOf(desc)) {
+    if (Object.hasOwn(BUILTIN_OPS, op)) continue;
+    const reg = findOp(container, op);
+    if (!reg) continue; // the main thread's model could not have been built either
+    const dir = resolveFrom.map((b) => findPackage(reg.owner, b)).find((d) => d !== null) ?? null;
+    if (!dir) {
+      throw new ParallelSetupError(
+        `op '${op}' is registered by '${reg.owner}', which a worker thread cannot import: no package of that name is installed (looked from ${resolveFrom.join(', ')}). Train in one thread (common.workers=1) or register the op from an installed package`,
+      );
+    }
+    const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as PackageJson;
+    urls.add(pathToFileURL(entryOf(dir, pkg, source)).href);
+  }
+  return [...urls];
+}
+
+export interface ModelRecipeOptions {
+  desc: ModelDesc;
+  affine: boolean;
+  droppath: boolean;
+  stemAffine?: boolean;
+  loss: LossConf;
+  /** Plug-in module URLs (see pluginModulesFor). */
+  plugins?: string[];
+  seed?: number;
+}
+
+/** The tfjs backend a worker can mirror; a native (tensorflow) backend is multi-threaded itself. */
+export function replicaBackend(): 'wasm' | 'cpu' {
+  const name = tf.getBackend();
+  if (name === 'wasm' || name === 'cpu') return name;
+  throw new ParallelSetupError(
+    `data-parallel training needs the wasm or cpu backend (one thread each), not '${name}': set common.workers=1`,
+  );
+}
+
+/** A recipe for replicas of `new Model(desc, { affine, droppath, stemAffine })`. */
+export function modelReplicaRecipe(opts: ModelRecipeOptions): ReplicaRecipe {
+  const args: ModelReplicaArgs = {
+    desc: modelDescToJSON(opts.desc),
+    affine: opts.affine,
+    droppath: opts.droppath,
+    ...(opts.stemAffine !== undefined ? { stemAffine: opts.stemAffine } : {}),
+    plugins: opts.plugins ?? [],
+  };
+  return {
+    module: siblingModule('replica'),
+    args,
+    loss: { label_smoothing: opts.loss.label_smoothing ?? 0, aux_weight: opts.loss.aux_weight ?? 0 },
+    backend: replicaBackend(),
+    ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+  };
+}

@@ -1,0 +1,104 @@
+// The job loop of a replica worker thread (started by DataParallelEngine's bootstrap): build the
+// replica from its recipe, then for each job load the changed variables, run the rows' chunks
+// forward and backward, and send the weighted gradient sums back.
+import { initBackend, SeededRng, seedEverything } from '@tsnas/backend';
+import * as tf from '@tensorflow/tfjs-core';
+import type { TrainableModel } from '../trainer.js';
+import { accumulateChunks, type ChunkRange, modelLoss } from './chunks.js';
+import type { GradJob, WorkerInit, WorkerMessage } from './protocol.js';
+import { taggedVariables } from './variables.js';
+
+export async function runReplicaWorker(init: WorkerInit): Promise<void> {
+  const { recipe, flag, port } = init;
+  const send = (m: WorkerMessage, transfer: ArrayBuffer[] = []) => {
+    port.postMessage(m, transfer);
+    Atomics.add(flag, 0, 1);
+    Atomics.notify(flag, 0);
+  };
+  await initBackend({ backend: recipe.backend });
+  if (recipe.seed !== undefined) seedEverything(recipe.seed);
+  const mod = await import(recipe.module);
+  const exportName = recipe.factory ?? 'default';
+  const factory = mod[exportName];
+  if (typeof factory !== 'function') {
+    throw new Error(`${recipe.module} does not export a replica factory '${exportName}'`);
+  }
+  const model: TrainableModel = await factory(recipe.args);
+  const vars = taggedVariables(model);
+  let dropPathP = 0;
+
+  const run = (job: GradJob): WorkerMessage & { kind: 'result' } => {
+    for (let i = 0; i < job.state.names.length; i++) {
+      const name = job.state.names[i];
+      const v = vars.get(name);
+      if (!v) throw new Error(`state sync: the replica has no variable '${name}'`);
+      const { data, shape } = job.state.tensors[i];
+      const t = tf.tensor(data, shape, 'float32');
+      v.assign(t);
+      t.dispose();
+    }
+    if (job.dropPath.p !== dropPathP) {
+      model.setDropPathProb(job.dropPath.p);
+      dropPathP = job.dropPath.p;
+    }
+    // Masks come from a seed the main thread draws per job: repeatable, and independent of how
+    // many masks this replica drew before (a resumed run rebuilds nothing here).
+    if (dropPathP > 0 && 'dropPathRng' in model) {
+      (model as { dropPathRng: SeededRng }).dropPathRng = new SeededRng(job.dropPath.seed);
+    }
+    const x = tf.tensor4d(job.x.data, job.x.shape as [number, number, number, number], 'float32');
+    const y = tf.tensor1d(job.y.data, job.y.dtype);
+    const want = new Map<string, tf.Variable>();
+    for (const name of job.vars) {
+      const v = vars.get(name);
+      if (!v) throw new Error(`the replica has no variable '${name}' to differentiate`);
+      want.set(name, v);
+    }
+    const ranges: ChunkRange[] = [];
+    let start = 0;
+    for (const len of job.lens) {
+      ranges.push({ start, len });
+      start += len;
+    }
+    try {
+      const part = accumulateChunks(x, y, ranges, job.batchSize, want, (xs, ys) =>
+        modelLoss(model, xs, ys, true, recipe.loss),
+      );
+      const names: string[] = [];
+      const grads: Float32Array[] = [];
+      for (const [name, g] of part.grads) {
+        names.push(name);
+        // A copy: the cpu backend hands out its own storage, which must not be transferred away.
+        grads.push(new Float32Array(g.dataSync() as Float32Array));
+        g.dispose();
+      }
+      return {
+        kind: 'result',
+        lossSum: part.lossSum,
+        top1Sum: part.top1Sum,
+        top5Sum: part.top5Sum,
+        names,
+        grads,
+      };
+    } finally {
+      x.dispose();
+      y.dispose();
+    }
+  };
+
+  port.on('message', (job: GradJob) => {
+    let reply: WorkerMessage;
+    try {
+      reply = run(job);
+    } catch (e) {
+      const err = e as Error;
+      send({ kind: 'error', message: err?.message ?? String(e), stack: err?.stack });
+      return;
+    }
+    send(reply, reply.kind === 'result' ? reply.grads.map((g) => g.buffer as ArrayBuffer) : []);
+  });
+  send({
+    kind: 'ready',
+    manifest: [...vars].map(([name, v]) => ({ name, shape: [...v.shape] })),
+  });
+}
