@@ -17,20 +17,24 @@ export class ConvNet implements TrainableModel {
   w: tf.Variable;
   b: tf.Variable;
   alpha: tf.Variable;
-  seen = tf.variable(tf.zeros([1]), false, `seen${this.id}`);
+  seen: tf.Variable;
   throwOn: number | null = null;
 
   constructor(seed = 1) {
     const rng = new SeededRng(seed);
     const init = (shape: number[], scale: number) =>
-      tf.tensor(
-        Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal() * scale),
-        shape,
-      );
-    this.k = tf.variable(init([3, 3, 1, 2], 0.5), true, `k${this.id}`);
-    this.w = tf.variable(init([32, 3], 0.3), true, `w${this.id}`);
-    this.b = tf.variable(tf.zeros([3]), true, `b${this.id}`);
-    this.alpha = tf.variable(tf.tensor1d([1, 0.8, 1.2]), true, `alpha${this.id}`);
+      Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal() * scale);
+    const variable = (values: number[], shape: number[], trainable: boolean, name: string) => {
+      const t = tf.tensor(values, shape);
+      const v = tf.variable(t, trainable, `${name}${this.id}`);
+      t.dispose();
+      return v;
+    };
+    this.k = variable(init([3, 3, 1, 2], 0.5), [3, 3, 1, 2], true, 'k');
+    this.w = variable(init([32, 3], 0.3), [32, 3], true, 'w');
+    this.b = variable([0, 0, 0], [3], true, 'b');
+    this.alpha = variable([1, 0.8, 1.2], [3], true, 'alpha');
+    this.seen = variable([0], [1], false, 'seen');
   }
 
   forward(x: tf.Tensor4D, training: boolean) {

@@ -1,0 +1,119 @@
+import '@tensorflow/tfjs-backend-cpu';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { registerAllGradients, seedEverything } from '@tsnas/backend';
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { Checkpoint } from '../checkpoint.js';
+import type { Metrics } from '../metrics.js';
+import { Trainer, type TrainerConf } from '../trainer.js';
+import { ConvNet, QuadrantSource } from './__tests__/fixtures.js';
+import { DataParallelEngine } from './data-parallel.js';
+
+const FIXTURES = new URL('./__tests__/fixtures.ts', import.meta.url).href;
+
+beforeAll(async () => {
+  await registerAllGradients();
+  await tf.setBackend('cpu');
+});
+
+const conf = (epochs: number): TrainerConf => ({
+  title: 'toy',
+  epochs,
+  batch_chunks: 2,
+  grad_clip: 5,
+  label_smoothing: 0.1,
+  optimizer: { type: 'sgd', lr: 0.2, momentum: 0.9, decay: 3e-4 },
+  lr_schedule: { type: 'cosine', min_lr: 0.01 },
+  validation: { freq: 1 },
+});
+
+const engine = () =>
+  new DataParallelEngine({
+    workers: 2,
+    recipe: { module: FIXTURES, args: { seed: 1 }, loss: { label_smoothing: 0.1 }, backend: 'cpu' },
+  });
+
+const data = () => ({
+  train: new QuadrantSource(48, 12),
+  val: new QuadrantSource(12, 6, 200),
+  test: new QuadrantSource(12, 12, 300),
+});
+
+async function fit(workers: 1 | 2, epochs = 3, opts: { checkpoint?: Checkpoint; stopAfter?: number } = {}) {
+  seedEverything(5);
+  const model = new ConvNet(1);
+  const t = new Trainer(conf(epochs), model, {
+    ...(workers === 2 ? { gradients: engine() } : {}),
+    ...(opts.checkpoint ? { checkpoint: opts.checkpoint } : {}),
+    onEvent: (e) => {
+      if (e.kind === 'checkpoint' && e.epoch === opts.stopAfter) throw new Error('killed');
+    },
+  });
+  let metrics: Metrics | null = null;
+  let error: Error | null = null;
+  try {
+    metrics = await t.fit(data());
+  } catch (e) {
+    error = e as Error;
+  }
+  const weights = Array.from(model.w.dataSync());
+  t.dispose();
+  model.dispose();
+  return { metrics, weights, error };
+}
+
+describe('Trainer with a DataParallelEngine (2 threads)', () => {
+  it('learns, repeats itself exactly, and matches one thread on a model without batch statistics', async () => {
+    const before = tf.memory().numTensors;
+    const a = await fit(2);
+    expect(tf.memory().numTensors).toBe(before);
+    const m = a.metrics!;
+    expect(m.epochs[2].train.loss).toBeLessThan(m.epochs[0].train.loss * 0.7);
+    expect(m.test!.top1).toBe(1);
+
+    const b = await fit(2);
+    expect(b.metrics!.epochs.map((e) => e.train.loss)).toEqual(m.epochs.map((e) => e.train.loss));
+    expect(b.weights).toEqual(a.weights);
+
+    const one = await fit(1);
+    one.metrics!.epochs.forEach((e, i) => expect(m.epochs[i].train.loss).toBeCloseTo(e.train.loss, 4));
+    one.weights.forEach((w, i) => expect(a.weights[i]).toBeCloseTo(w, 4));
+  });
+
+  it('resumes from a checkpoint exactly where an uninterrupted run ends', async () => {
+    const straight = await fit(2, 3);
+    const ckpt = new Checkpoint(join(mkdtempSync(join(tmpdir(), 'dp-')), 'ckpt.safetensors'), 1);
+    const crashed = await fit(2, 3, { checkpoint: ckpt, stopAfter: 0 });
+    expect(crashed.error?.message).toBe('killed');
+    const resumed = await fit(2, 3, { checkpoint: ckpt });
+    expect(resumed.weights).toEqual(straight.weights);
+    const { loss, top1, top5 } = straight.metrics!.test!;
+    expect(resumed.metrics!.test).toMatchObject({ loss, top1, top5 });
+  });
+});
+
+describe('worker threads never outlive their process', () => {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const pkg = createRequire(import.meta.url).resolve('tsx/package.json');
+  const tsxLoader = pathToFileURL(
+    join(dirname(pkg), JSON.parse(readFileSync(pkg, 'utf8')).exports['.']),
+  ).href;
+  const runScript = () =>
+    spawnSync(
+      process.execPath,
+      ['--import', tsxLoader, '--conditions=@tsnas/source', join(here, '__tests__', 'exit-script.ts')],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+
+  it('exits on its own when the engine is never disposed', () => {
+    const r = runScript();
+    expect(r.error).toBeUndefined(); // a spawnSync timeout would set it
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout.trim().split('\n')[0])).toMatchObject({ grads: 3 });
+  });
+});
