@@ -5,7 +5,7 @@ import type { CellNode, Model } from '@tsnas/ops';
 import type { BatchSource } from '@tsnas/trainer';
 import * as tf from '@tensorflow/tfjs-core';
 import { DivOp, type OpActivation } from './div-op.js';
-import { NodeKernel, type OpKey } from './kernel.js';
+import { NodeKernel, type OpKey, type SigmaSetting } from './kernel.js';
 
 export interface NodeKernelEntry {
   cellIndex: number;
@@ -33,7 +33,7 @@ export function nodeOpKeys(ops: readonly DivOp[]): OpKey[] {
  */
 export function attachKernelCollectors(
   model: Model,
-  sigma: number,
+  sigma: SigmaSetting,
 ): { entries: NodeKernelEntry[]; detach: () => void; reset: () => void } {
   const entries: NodeKernelEntry[] = [];
   const attached: DivOp[] = [];
@@ -86,7 +86,7 @@ export interface CollectOptions {
 export function collectKernels(
   model: Model,
   source: BatchSource,
-  sigma: number,
+  sigma: SigmaSetting,
   opts: CollectOptions = {},
 ): NodeKernelEntry[] {
   const { entries, detach, reset } = attachKernelCollectors(model, sigma);

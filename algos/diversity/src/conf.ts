@@ -1,12 +1,14 @@
 // The `nas.search.divnas` section (Archai's key names): sigma of the RBF kernel, and whether the
 // supernet trains alphas (`bilevel`, DARTS' bilevel step) or has none (`noalpha`, plain training).
 import { UsageError } from '@tsnas/runner';
+import type { SigmaSetting } from './kernel.js';
 
 export const ARCH_TRAINERS = ['bilevel', 'noalpha'] as const;
 export type DivnasArchTrainerName = (typeof ARCH_TRAINERS)[number];
 
 export interface DivnasConf {
-  sigma: number;
+  /** RBF kernel width, or 'median': per node, the median distance between its ops' outputs. */
+  sigma: SigmaSetting;
   archtrainer: DivnasArchTrainerName;
 }
 
@@ -24,9 +26,9 @@ export function readDivnasConf(searchConf: any): DivnasConf {
     );
   }
   const { sigma, archtrainer } = section;
-  if (typeof sigma !== 'number' || !Number.isFinite(sigma) || sigma <= 0) {
+  if (sigma !== 'median' && (typeof sigma !== 'number' || !Number.isFinite(sigma) || sigma <= 0)) {
     throw new UsageError(
-      `${DIVNAS_KEY}.sigma: expected a number > 0 (the RBF kernel width), got ${JSON.stringify(sigma ?? null)}`,
+      `${DIVNAS_KEY}.sigma: expected a number > 0 (the RBF kernel width) or 'median' (per node, the median distance between op outputs), got ${JSON.stringify(sigma ?? null)}`,
     );
   }
   if (!ARCH_TRAINERS.includes(archtrainer)) {

@@ -13,7 +13,7 @@ import { batchSource, tinyModel } from './__tests__/tiny.js';
 import { collectKernels, type NodeKernelEntry, nodeOpKeys } from './collect.js';
 import type { DivOp } from './div-op.js';
 import { type Candidate, DivnasFinalizers, DivnasRankFinalizers, rankByAlpha } from './finalizers.js';
-import { NodeKernel } from './kernel.js';
+import { MEDIAN_SIGMA_GRID, NodeKernel } from './kernel.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -183,7 +183,7 @@ describe('kernel collection over a supernet', () => {
       rng: new SeededRng(1),
       expDir,
       data: { train: batchSource([4, 4]), val: null },
-      conf: { divnas: { sigma: 2, archtrainer: 'bilevel' } },
+      conf: { divnas: { sigma: 'median', archtrainer: 'bilevel' } },
       log: (m) => messages.push(m),
     });
     const nodes = out.cellDescs()[0].nodes();
@@ -201,6 +201,11 @@ describe('kernel collection over a supernet', () => {
       expect(json.chosen).toHaveLength(2);
       expect(json.pool).toHaveLength(Math.floor((7 * (i + 2)) / 2));
       expect(json.matrix[0][0]).toBe(1);
+      expect(json.sigma_setting).toBe('median');
+      expect(MEDIAN_SIGMA_GRID).toContain(json.sigma);
+      // The width is within a factor 2^(1/4) of the median distance.
+      const median = json.distance_quantiles.find((d: { q: number }) => d.q === 0.5).distance;
+      expect(Math.abs(Math.log2(json.sigma / median))).toBeLessThanOrEqual(0.25 + 1e-9);
     }
     const svg = readFileSync(join(expDir, 'search', 'kernels', `cell_${cellId}_node_0.svg`), 'utf8');
     expect(svg).toContain('e1:dil_conv_5x5');

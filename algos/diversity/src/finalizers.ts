@@ -97,7 +97,7 @@ export class DivnasFinalizers extends DefaultFinalizers {
     const medians = entries.map((e) => e.kernel.distanceQuantiles()[3]);
     ctx.log?.(
       `DivNAS: ${entries.length} node kernels from ${entries[0]?.kernel.samples ?? 0} samples in ${seconds.toFixed(1)} s; ` +
-        `median op-output distance per node ${fmtRange(medians)} (sigma ${sigma})`,
+        `median op-output distance per node ${fmtRange(medians)}; sigma ${sigma === 'median' ? `median: ${fmtRange(entries.map((e) => e.kernel.sigma))}` : sigma}`,
     );
     const out = await super.finalizeModel(model, desc, ctx);
     if (ctx.expDir) this.writeKernelFiles(join(ctx.expDir, 'search', 'kernels'), entries);
@@ -130,7 +130,7 @@ export class DivnasFinalizers extends DefaultFinalizers {
       const base = `cell_${e.cellId}_node_${e.nodeIndex}`;
       const labels = e.kernel.labels();
       const matrix = e.kernel.matrix();
-      const title = `cell ${e.cellId} node ${e.nodeIndex}: RBF kernel (sigma ${e.kernel.sigma}, ${e.kernel.samples} samples)`;
+      const title = `cell ${e.cellId} node ${e.nodeIndex}: RBF kernel (sigma ${+e.kernel.sigma.toPrecision(4)}, ${e.kernel.samples} samples)`;
       writeFileSync(
         join(dir, `${base}.svg`),
         renderHeatmapSvg(matrix, labels, labels, title, { domain: [0, 1] }),
@@ -142,12 +142,14 @@ export class DivnasFinalizers extends DefaultFinalizers {
         node: e.nodeIndex,
         finalizer: this.finalizerName,
         sigma: e.kernel.sigma,
+        sigma_setting: e.kernel.sigmaSetting,
         samples: e.kernel.samples,
         labels,
         matrix,
-        distance_quantiles: Object.fromEntries(
-          DISTANCE_QUANTILES.map((q, i) => [String(q), e.kernel.distanceQuantiles()[i]]),
-        ),
+        // Per-sample distances ||f_i[b] - f_j[b]|| between the node's ops: a guide for sigma.
+        distance_quantiles: e.kernel
+          .distanceQuantiles()
+          .map((distance, i) => ({ q: DISTANCE_QUANTILES[i], distance })),
         pool: sel?.pool.map(opLabel) ?? null,
         chosen: sel?.chosen.map(opLabel) ?? null,
         mi: sel?.mi ?? null,

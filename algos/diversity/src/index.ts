@@ -40,7 +40,15 @@ export {
   rankByAlpha,
   selectByMutualInformation,
 } from './finalizers.js';
-export { DISTANCE_QUANTILES, NodeKernel, type OpKey, opLabel, quantiles } from './kernel.js';
+export {
+  DISTANCE_QUANTILES,
+  MEDIAN_SIGMA_GRID,
+  NodeKernel,
+  type OpKey,
+  opLabel,
+  quantiles,
+  type SigmaSetting,
+} from './kernel.js';
 export {
   type BestSubset,
   bruteForceBestSubset,

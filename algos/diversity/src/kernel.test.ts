@@ -100,6 +100,49 @@ describe('NodeKernel (RBF kernel over op outputs)', () => {
     expect(() => k.rowOf({ edge: 1, primitive: 'max_pool_3x3' })).toThrow(/e1:max_pool_3x3/);
     expect(() => new NodeKernel([KEYS[0], KEYS[0]], 1)).toThrow(/twice/);
     expect(() => new NodeKernel(KEYS, 0)).toThrow(/sigma/);
+    expect(() => new NodeKernel(KEYS, 'mean' as never)).toThrow(/sigma/);
+  });
+
+  it("with sigma 'median' uses the grid width nearest the median distance, in the same pass", () => {
+    // Distances 1, 2, 4 (median 2, a grid width): the kernel is the one with sigma = 2.
+    const k = new NodeKernel(KEYS.slice(0, 2), 'median');
+    const f = [
+      act([
+        [0, 0],
+        [0, 0],
+        [0, 0],
+      ]),
+      act([
+        [1, 0],
+        [0, 2],
+        [4, 0],
+      ]),
+    ];
+    k.addBatch(f);
+    expect(k.sigma).toBe(2);
+    expect(k.matrix()[0][1]).toBeCloseTo((Math.exp(-1 / 8) + Math.exp(-4 / 8) + Math.exp(-16 / 8)) / 3, 6);
+    // Median 3: the nearest widths are 2^1.5 = 2.83 and 4; 2.83 is nearer in log scale.
+    const k3 = new NodeKernel(KEYS.slice(0, 2), 'median');
+    const g = [
+      act([
+        [0, 0],
+        [0, 0],
+        [0, 0],
+      ]),
+      act([
+        [1, 0],
+        [0, 3],
+        [5, 0],
+      ]),
+    ];
+    k3.addBatch(g);
+    expect(k3.sigma).toBeCloseTo(2 ** 1.5, 12);
+    const s2 = 2 * 2 ** 3;
+    expect(k3.matrix()[0][1]).toBeCloseTo(
+      (Math.exp(-1 / s2) + Math.exp(-9 / s2) + Math.exp(-25 / s2)) / 3,
+      6,
+    );
+    tf.dispose([...f, ...g]);
   });
 
   it('reports distance quantiles', () => {

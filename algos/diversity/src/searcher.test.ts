@@ -88,6 +88,7 @@ describe('the diversity plug-in', () => {
       sigma: 168,
       archtrainer: 'bilevel',
     });
+    expect(readDivnasConf({ divnas: { sigma: 'median', archtrainer: 'noalpha' } }).sigma).toBe('median');
     expect(errorOf(() => readDivnasConf({ divnas: { sigma: 0, archtrainer: 'bilevel' } })).message).toMatch(
       /nas\.search\.divnas\.sigma: expected a number > 0.*got 0/,
     );
