@@ -75,10 +75,29 @@ export class SeededRng {
 }
 
 let current = new SeededRng(0);
+let nativeMathRandom: (() => number) | undefined;
+
+export interface SeedOptions {
+  /**
+   * Also replace Math.random with a stream derived from the seed. tfjs's random ops
+   * (randomNormal, randomUniform, dropout, util.shuffle ...) fall back to Math.random when no
+   * `seed` argument is given; this makes such calls repeatable too. Off by default because it
+   * changes Math.random for the whole process; a later call without it restores the original.
+   */
+  patchMathRandom?: boolean;
+}
 
 /** Seeds every random source the library uses. */
-export function seedEverything(seed: number): SeededRng {
+export function seedEverything(seed: number, options: SeedOptions = {}): SeededRng {
   current = new SeededRng(seed);
+  if (options.patchMathRandom) {
+    nativeMathRandom ??= Math.random;
+    const stream = current.fork('Math.random');
+    Math.random = () => stream.next();
+  } else if (nativeMathRandom != null) {
+    Math.random = nativeMathRandom;
+    nativeMathRandom = undefined;
+  }
   return current;
 }
 
