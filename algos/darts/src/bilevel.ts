@@ -106,6 +106,18 @@ export class BilevelArchTrainer extends Trainer {
   archGradients(train: Batch, val: Batch): Grads {
     const alphas = this.model.archParams();
     const chunks = Math.max(1, this.conf.batch_chunks ?? 1);
+    if (!this.bilevelConf.unrolled && this.gradients.replicas > 1) {
+      // First order is a plain gradient at the current weights: the trainer's gradient engine
+      // spreads the chunks over its threads. Second order (below) stays in this thread.
+      return this.gradients.compute(this.model, {
+        x: val.x,
+        y: val.y,
+        vars: alphas,
+        chunks,
+        loss: (x, y) => this.computeLoss(x, y, true),
+        zerosForMissing: true,
+      }).grads;
+    }
     if (chunks === 1) return this.chunkArchGradients(train, val, alphas);
     const n = val.x.shape[0];
     // Chunk k of a batch of m rows: rows [k*ceil(m/chunks), ...); train and val may differ in size.
