@@ -6,6 +6,7 @@ import { AuxTower } from './aux-tower.js';
 import { Cell, type CellBuildOptions } from './cell.js';
 import { OpsError, StateError } from './errors.js';
 import { disposeConstants } from './internal/fused.js';
+import { segment } from './internal/segment.js';
 import { Module, ModuleList } from './module.js';
 import type { Op } from './op.js';
 import { createOp } from './registry.js';
@@ -93,8 +94,9 @@ export class Model extends Module {
     let s1 = stemOuts[stemOuts.length - 1];
     let aux: tf.Tensor2D | null = null;
     this.cells.forEach((cell, i) => {
-      // Free each cell's intermediates as soon as it is done (a gradient tape keeps what it needs).
-      const out = tf.tidy(() => cell.forward(s0, s1, training));
+      // Free each cell's intermediates as soon as it is done; under a gradient tape, each cell is
+      // one segment whose backward frees its gradients and saved tensors as it goes.
+      const out = segment(() => cell.forward(s0, s1, training)) as tf.Tensor4D;
       s0 = s1;
       s1 = out;
       const tower = this.auxTowers[i];
