@@ -6,7 +6,14 @@ import { globalRng, seedEverything } from '@tsnas/backend';
 import { type ModelDesc, modelDescToGenotype, genotypeToString, saveModelDesc } from '@tsnas/descs';
 import { getData, type DataLoaders as LoadedData } from '@tsnas/datasets';
 import { Model } from '@tsnas/ops';
-import { Checkpoint, type Metrics, type TrainerConf, type TrainerEvent } from '@tsnas/trainer';
+import {
+  Checkpoint,
+  createGradientEngine,
+  type GradientEngine,
+  type Metrics,
+  type TrainerConf,
+  type TrainerEvent,
+} from '@tsnas/trainer';
 import { renderCurvesSvg, renderModelCellsSvg } from '@tsnas/viz';
 import type { DependencyContainer } from 'tsyringe';
 import type { FinalizerRegistry } from './finalizers.js';
@@ -109,6 +116,27 @@ function trainerConf(raw: any): TrainerConf {
   return raw as TrainerConf;
 }
 
+/** The trainer's gradient engine from `common.workers` (one thread when unset). */
+function gradientsFor(
+  ctx: PhaseContext,
+  phase: Phase,
+  desc: ModelDesc,
+  model: { affine: boolean; droppath: boolean },
+  trainer: TrainerConf,
+): GradientEngine {
+  const { engine, note } = createGradientEngine({
+    workers: ctx.conf.common?.workers,
+    desc,
+    ...model,
+    loss: trainer,
+    container: ctx.container,
+    seed: ctx.seed,
+  });
+  if (engine.replicas > 1 || ctx.conf.common?.workers !== undefined)
+    ctx.emit({ kind: 'info', phase, message: note });
+  return engine;
+}
+
 export class Searcher {
   /**
    * Archai's train_model_desc: trains the final desc with `nas.search.post_train` when its epochs
@@ -168,6 +196,7 @@ export class Searcher {
       });
       const data = await loadData(ctx, 'search', conf.loader, 'nas.search.loader');
       const trainer = new ArchTrainer(trainerConf(conf.trainer), model, {
+        gradients: gradientsFor(ctx, 'search', supernet, { affine: false, droppath: false }, conf.trainer),
         checkpoint: new Checkpoint(
           join(dir, 'checkpoint', 'checkpoint.safetensors'),
           ctx.conf.common.checkpoint?.freq ?? 1,
@@ -229,6 +258,7 @@ export class Evaluater {
     const data = await loadData(ctx, 'eval', conf.loader, 'nas.eval.loader');
     const Trainer = ctx.container.resolve<TrainerClass>(TRAINER);
     const trainer = new Trainer(trainerConf(conf.trainer), model, {
+      gradients: gradientsFor(ctx, 'eval', desc, { affine: true, droppath: true }, conf.trainer),
       checkpoint: new Checkpoint(
         join(dir, 'checkpoint', 'checkpoint.safetensors'),
         ctx.conf.common.checkpoint?.freq ?? 1,
