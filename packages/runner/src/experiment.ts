@@ -118,7 +118,8 @@ export function createRunContainer(
 ): DependencyContainer {
   const c = parent.createChildContainer();
   c.register(MODEL_DESC_BUILDER, { useValue: new ModelDescBuilder() });
-  c.register(ARCH_TRAINER, { useValue: null });
+  // A factory: tsyringe reads `{ useValue: null }` as a class provider and fails to resolve it.
+  c.register(ARCH_TRAINER, { useFactory: () => null });
   c.register(TRAINER, { useValue: Trainer });
   c.register(FINALIZERS, { useValue: FinalizerRegistry.withDefaults() });
   c.register(SEARCHER, { useValue: new Searcher() });
