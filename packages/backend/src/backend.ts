@@ -92,10 +92,27 @@ export function wasmBinariesDir(): string {
   return path.join(path.dirname(pkgJson), 'dist') + path.sep;
 }
 
+/**
+ * The cpu backend prints an advert for tfjs-node when it starts in Node; tsnas already says which
+ * backend it took and why, so that one message is dropped (every other warning passes through).
+ */
+async function quietly<T>(fn: () => Promise<T>): Promise<T> {
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => {
+    if (typeof args[0] === 'string' && args[0].includes('looks like you are running TensorFlow.js in Node.js')) return;
+    warn(...args);
+  };
+  try {
+    return await fn();
+  } finally {
+    console.warn = warn;
+  }
+}
+
 async function activate(name: BackendName): Promise<void> {
   let ok: boolean;
   try {
-    ok = await tf.setBackend(name);
+    ok = await quietly(() => tf.setBackend(name));
   } catch (err) {
     throw new BackendError(`backend '${name}' failed to initialise: ${(err as Error).message}`, {
       cause: err,
