@@ -75,6 +75,12 @@ export function attachKernelCollectors(
 }
 
 export interface CollectOptions {
+  /**
+   * Split each batch into this many parts for the forward pass (the search's `batch_chunks`): the
+   * kernel is a mean over samples and BN uses its running statistics, so the result is the same,
+   * with a smaller peak of live activations.
+   */
+  chunks?: number;
   /** Called after each batch with (batches done, batches in all). */
   onBatch?: (done: number, total: number) => void;
 }
@@ -92,12 +98,20 @@ export function collectKernels(
   const { entries, detach, reset } = attachKernelCollectors(model, sigma);
   try {
     let done = 0;
+    const chunks = Math.max(1, Math.floor(opts.chunks ?? 1));
     for (const { x, y } of source) {
       try {
-        reset();
-        tf.tidy(() => {
-          model.forward(x, false);
-        });
+        const size = Math.ceil(x.shape[0] / chunks);
+        for (let from = 0; from < x.shape[0]; from += size) {
+          reset();
+          tf.tidy(() => {
+            const part =
+              chunks === 1
+                ? x
+                : tf.slice(x, [from, 0, 0, 0], [Math.min(size, x.shape[0] - from), -1, -1, -1]);
+            model.forward(part, false);
+          });
+        }
       } finally {
         x.dispose();
         y.dispose();

@@ -170,6 +170,11 @@ describe('kernel collection over a supernet', () => {
     for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) expect(got[i][j]).toBeCloseTo(expected[i][j], 4);
     // Not a trivial kernel: the ops' outputs differ.
     expect(Math.min(...got.flat())).toBeLessThan(0.99);
+    // Chunked forward passes (batch_chunks) give the same kernel.
+    const [chunked] = collectKernels(model, batchSource([3, 2]), sigma, { chunks: 2 });
+    expect(chunked.kernel.samples).toBe(5);
+    const c = chunked.kernel.matrix();
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) expect(c[i][j]).toBeCloseTo(got[i][j], 5);
     // Collectors are detached afterwards.
     expect(ops.every((op) => op.collector === null)).toBe(true);
     model.dispose();

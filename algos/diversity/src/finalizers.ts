@@ -91,7 +91,7 @@ export class DivnasFinalizers extends DefaultFinalizers {
     }
     const started = performance.now();
     ctx.log?.(`DivNAS: collecting op activations over ${train.length} batches of the search train split`);
-    const entries = collectKernels(model, train, sigma);
+    const entries = collectKernels(model, train, sigma, { chunks: ctx.conf?.trainer?.batch_chunks ?? 1 });
     for (const e of entries) this.kernels.set(e.node, e);
     const seconds = (performance.now() - started) / 1000;
     const medians = entries.map((e) => e.kernel.distanceQuantiles()[3]);
