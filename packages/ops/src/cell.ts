@@ -1,8 +1,9 @@
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 import type { CellDesc, EdgeDesc } from '@tsnas/descs';
 import type { SeededRng } from '@tsnas/backend';
 import type { DependencyContainer } from 'tsyringe';
 import { DropPath } from './drop-path.js';
+import { identity, sumOf } from './internal/fused-ops.js';
 import { OpsError } from './errors.js';
 import { Module, ModuleList } from './module.js';
 import type { Op } from './op.js';
@@ -92,11 +93,11 @@ export class Cell extends Module {
     const states = [this.s0Op.forward(s0, training), this.s1Op.forward(s1, training)];
     for (const node of this.nodes) {
       if (node.edges.length === 0) {
-        states.push(tf.add(states[states.length - 1], 0));
+        states.push(identity(states[states.length - 1]));
         continue;
       }
       const outs = node.edges.map((e) => e.forward(states, training));
-      states.push(outs.length === 1 ? outs[0] : tf.addN(outs));
+      states.push(sumOf(outs));
     }
     return this.postOp.forward(states, training);
   }

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { OpsError } from './errors.js';
 import type { ChainLayer, LayerForward, LayerGradArgs } from './internal/chain.js';
 import { runChain } from './internal/chain.js';
-import { isolatedGradients } from './internal/fused.js';
+import { alias, isolatedGradients } from './internal/fused.js';
 import { conv2dPt, dilatedByRewrite } from './internal/functional.js';
 import { uniformInit } from './internal/init.js';
 import { Module } from './module.js';
@@ -135,7 +135,7 @@ class ConvLayer implements ChainLayer {
       return tf.reshape(tf.matMul(as2d(a.dy), tf.transpose(w)), [b, h, wd, this.conv.chIn]);
     }
     if (this.native) return this.kernelGrad(a).x() as tf.Tensor4D;
-    return tf.clone(this.rewriteGrads(a)[0]) as tf.Tensor4D;
+    return alias(this.rewriteGrads(a)[0]) as tf.Tensor4D;
   }
 
   paramGrads(a: LayerGradArgs): tf.Tensor[] {
@@ -144,7 +144,7 @@ class ConvLayer implements ChainLayer {
       return [tf.reshape(dw, this.conv.weight.shape)];
     }
     if (this.native) return [this.kernelGrad(a).filter()];
-    return [tf.clone(this.rewriteGrads(a)[1])];
+    return [alias(this.rewriteGrads(a)[1])];
   }
 }
 

@@ -2,8 +2,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ConvMacroParams, OpDesc } from '@tsnas/descs';
 import { OpsError } from './errors.js';
-import { type ChainLayer, ReluLayer, runChain } from './internal/chain.js';
+import { type ChainLayer, type LayerGradArgs, ReluLayer, runChain } from './internal/chain.js';
 import { avgPoolExcludePad, maxPoolPt, subsample } from './internal/functional.js';
+import { concatChannels } from './internal/fused-ops.js';
 import { BatchNorm2d, Conv2d, Linear } from './layers.js';
 import { Op } from './op.js';
 
@@ -108,19 +109,83 @@ export class FactorizedReduce extends Op {
     this.bn = this.addChild('bn', new BatchNorm2d(chOut, affine));
   }
   forward(x: tf.Tensor4D | tf.Tensor4D[], training: boolean): tf.Tensor4D {
-    const r = tf.relu(single(this.desc, x));
-    const [b, h, w, c] = r.shape;
-    let shifted: tf.Tensor4D = tf.slice(r, [0, 1, 1, 0], [b, h - 1, w - 1, c]);
-    if (h % 2 === 1 || w % 2 === 1) {
-      shifted = tf.pad(shifted, [
-        [0, 0],
-        [0, h % 2],
-        [0, w % 2],
-        [0, 0],
-      ]);
-    }
-    const y = tf.concat([this.conv1.forward(r), this.conv2.forward(shifted)], 3);
-    return this.bn.forward(y, training);
+    const input = single(this.desc, x);
+    if (training) return runChain([new ReluLayer(), new FactorizedConvLayer(this), this.bn.layer()], input);
+    return this.bn.forward(factorizedConv(tf.relu(input), this.filter()), training);
+  }
+
+  /**
+   * conv1 and conv2 as one 2x2 stride-2 filter [2, 2, chIn, chOut]: tap (0, 0) feeds the first
+   * chOut/2 outputs through conv1, tap (1, 1) (the pixel shifted by one) the rest through conv2.
+   */
+  filter(): tf.Tensor4D {
+    const [, , chIn, half] = this.conv1.weight.shape;
+    const w1 = tf.reshape(this.conv1.weight, [chIn, half]);
+    const w2 = tf.reshape(this.conv2.weight, [chIn, half]);
+    const rows = tf.concat(
+      [
+        tf.pad(w1, [
+          [0, 0],
+          [0, half],
+        ]),
+        tf.zeros([2 * chIn, 2 * half]),
+        tf.pad(w2, [
+          [0, 0],
+          [half, 0],
+        ]),
+      ],
+      0,
+    );
+    return tf.reshape(rows, [2, 2, chIn, 2 * half]);
+  }
+}
+
+/** The 2x2 stride-2 conv of FactorizedReduce; odd sizes get one zero row/column at the end. */
+function factorizedConv(r: tf.Tensor4D, filter: tf.Tensor4D): tf.Tensor4D {
+  return tf.conv2d(r, filter, 2, factorizedPad(r));
+}
+
+function factorizedPad(
+  r: tf.Tensor4D,
+): [[number, number], [number, number], [number, number], [number, number]] {
+  const [, h, w] = r.shape;
+  return [
+    [0, 0],
+    [0, h % 2],
+    [0, w % 2],
+    [0, 0],
+  ];
+}
+
+/** FactorizedReduce's two 1x1 stride-2 convs as a chain layer (one conv kernel each way). */
+class FactorizedConvLayer implements ChainLayer {
+  readonly params: tf.Variable[];
+  readonly needsInput = true;
+  readonly needsOutput = false;
+  readonly isRelu = false;
+  constructor(private readonly fr: FactorizedReduce) {
+    this.params = [fr.conv1.weight, fr.conv2.weight];
+  }
+  forward(x: tf.Tensor4D) {
+    return { y: factorizedConv(x, this.fr.filter()), state: [] };
+  }
+  private grads(a: LayerGradArgs) {
+    const config = tf.getGradient(tf.Conv2D);
+    if (!config) throw new OpsError('no gradient registered for Conv2D');
+    const attrs = { strides: 2, pad: factorizedPad(a.input()), dilations: 1, dataFormat: 'NHWC' };
+    return config.gradFunc(a.dy, [a.input(), this.fr.filter()], attrs as unknown as tf.NamedAttrMap);
+  }
+  inputGrad(a: LayerGradArgs): tf.Tensor4D {
+    return this.grads(a).x() as tf.Tensor4D;
+  }
+  paramGrads(a: LayerGradArgs): tf.Tensor[] {
+    const full = this.grads(a).filter();
+    const [, , chIn, chOut] = full.shape;
+    const half = chOut / 2;
+    return [
+      tf.slice(full, [0, 0, 0, 0], [1, 1, chIn, half]),
+      tf.slice(full, [1, 1, 0, half], [1, 1, chIn, half]),
+    ];
   }
 }
 
@@ -364,8 +429,7 @@ export abstract class MergeOp extends Op {
     if (states.length < this.outStates) {
       throw new OpsError(`op '${this.desc.name}' merges ${this.outStates} states but got ${states.length}`);
     }
-    const last = states.slice(states.length - this.outStates);
-    return last.length === 1 ? last[0] : tf.concat(last, 3);
+    return concatChannels(states.slice(states.length - this.outStates));
   }
   override canDropPath(): boolean {
     return false;

@@ -3,7 +3,7 @@
 // ReLU; everything else (ReLU outputs, gradients between layers) is recomputed or derived inside
 // the backward, on demand.
 import * as tf from '@tensorflow/tfjs-core';
-import { fusedOp, type Memo } from './fused.js';
+import { alias, fusedOp, type Memo } from './fused.js';
 
 export interface LayerForward {
   y: tf.Tensor4D;
@@ -117,12 +117,12 @@ export function runChain(layers: ChainLayer[], x: tf.Tensor4D): tf.Tensor4D {
         if (i === n) return dy;
         return memo.get(`g${i}`, () => layers[i].inputGrad(args(i, gradAt(i + 1)))) as tf.Tensor4D;
       };
-      const thunks: (() => tf.Tensor)[] = [() => tf.clone(gradAt(0))];
+      const thunks: (() => tf.Tensor)[] = [() => alias(gradAt(0))];
       layers.forEach((l, i) => {
         l.params.forEach((_, j) => {
           thunks.push(() => {
             const grads = memo.getAll(`p${i}`, () => l.paramGrads(args(i, gradAt(i + 1))));
-            return tf.clone(grads[j]);
+            return alias(grads[j]);
           });
         });
       });

@@ -124,34 +124,5 @@ export function dilateKernel(w: tf.Tensor4D, d: number): tf.Tensor4D {
   return tf.slice(spread, [0, 0, 0, 0], [(kh - 1) * d + 1, (kw - 1) * d + 1, a, b]) as tf.Tensor4D;
 }
 
-/** How many window cells fall inside [0, size) for each output position (count_include_pad=False). */
-function validCounts(size: number, k: number, stride: number, pad: number): number[] {
-  const n = outSize(size, k, stride, pad);
-  const counts: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const start = i * stride - pad;
-    counts.push(Math.min(start + k, size) - Math.max(start, 0));
-  }
-  return counts;
-}
-
-/**
- * PyTorch's AvgPool2d(k, stride, pad, count_include_pad=False): zero-pad, average over the full
- * window, then rescale each output by k*k / (number of real cells in its window).
- */
-export function avgPoolExcludePad(x: tf.Tensor4D, k: number, stride: number, pad: number): tf.Tensor4D {
-  const y = tf.avgPool(padHW(x, pad, pad, pad, pad), k, stride, 'valid');
-  if (pad === 0) return y;
-  const [, h, w] = x.shape;
-  const ch = validCounts(h, k, stride, pad);
-  const cw = validCounts(w, k, stride, pad);
-  const scale = new Float32Array(ch.length * cw.length);
-  for (let i = 0; i < ch.length; i++)
-    for (let j = 0; j < cw.length; j++) scale[i * cw.length + j] = (k * k) / (ch[i] * cw[j]);
-  return tf.mul(y, tf.tensor4d(scale, [1, ch.length, cw.length, 1]));
-}
-
-/** PyTorch's MaxPool2d(k, stride, pad): padding cells never win (tfjs skips them, like -inf). */
-export function maxPoolPt(x: tf.Tensor4D, k: number, stride: number, pad: number): tf.Tensor4D {
-  return tf.maxPool(x, k, stride, pad);
-}
+// avgPoolExcludePad and maxPoolPt are fused tape nodes (./fused-ops.ts), re-exported here.
+export { avgPoolExcludePad, maxPool as maxPoolPt } from './fused-ops.js';

@@ -10,7 +10,13 @@ type Thunk = () => tf.Tensor;
 
 /** The tfjs 4.22 engine members used here (private in its typings, stable in the pinned version). */
 interface EngineInternals {
-  state: { activeTape: unknown[] | null; gradientDepth: number; kernelDepth: number };
+  state: {
+    activeTape: { outputs: tf.Tensor[]; saved?: tf.Tensor[] }[] | null;
+    gradientDepth: number;
+    kernelDepth: number;
+    tensorInfo: WeakMap<object, { backend: tf.KernelBackend }>;
+  };
+  makeTensorFromTensorInfo(info: tf.TensorInfo, backend?: tf.KernelBackend): tf.Tensor;
   runKernelFunc(params: {
     forwardFunc: (backend: unknown, save: (tensors: tf.Tensor[]) => void) => tf.Tensor;
     backwardsFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => Record<string, Thunk>;
@@ -77,22 +83,54 @@ function flushMemos(): void {
 }
 
 /**
+ * A new tensor object sharing `t`'s data (tf.clone copies on wasm). Tracked like any new tensor;
+ * `keep` also keeps it out of tidy scopes.
+ */
+export function alias<T extends tf.Tensor>(t: T, keep = false): T {
+  const e = engine();
+  const backend = e.state.tensorInfo.get(t.dataId)?.backend;
+  let out: tf.Tensor;
+  try {
+    if (!backend) throw new Error('no backend');
+    backend.incRef(t.dataId);
+    out = e.makeTensorFromTensorInfo({ dataId: t.dataId, shape: t.shape, dtype: t.dtype }, backend);
+  } catch {
+    out = tf.clone(t); // a backend without reference counting
+  }
+  return (keep ? tf.keep(out) : out) as T;
+}
+
+/**
+ * A kept tensor sharing `t`'s data. tfjs saves a tensor for the backward by cloning it, and the
+ * wasm backend's clone copies the data; a shared reference costs no memory.
+ */
+function sharedRef(t: tf.Tensor): tf.Tensor {
+  return alias(t, true);
+}
+
+/**
  * Runs `forward` as one tape node with inputs `inputs`. `forward` runs untaped and may call `save`
- * once with the tensors its backward needs. `backward(dy, saved, memo)` returns one gradient thunk
- * per input, in order; tfjs calls only those of inputs the requested gradient depends on. A
- * returned gradient must be a fresh tensor (clone memo values).
+ * once with the tensors its backward needs (kept by reference, not copied). `backward(dy, saved,
+ * memo)` returns one gradient thunk per input, in order; tfjs calls only those of inputs the
+ * requested gradient depends on. A returned gradient must be a new tensor object (`alias` memo values).
  */
 export function fusedOp<T extends tf.Tensor>(
   inputs: tf.Tensor[],
   forward: (save: (tensors: tf.Tensor[]) => void) => T,
   backward: (dy: T, saved: tf.Tensor[], memo: Memo) => Thunk[],
 ): T {
+  const e = engine();
+  const taping = tf.engine().isTapeOn();
   const inputMap: Record<string, tf.Tensor> = {};
   inputs.forEach((t, i) => {
     inputMap[i] = t;
   });
-  return engine().runKernelFunc({
-    forwardFunc: (_backend, save) => forward(save),
+  let refs: tf.Tensor[] = [];
+  const y = e.runKernelFunc({
+    forwardFunc: () =>
+      forward((tensors) => {
+        if (taping) refs = tensors.map(sharedRef);
+      }),
     backwardsFunc: (dy, saved) => {
       flushMemos();
       const memo = new Memo(saved);
@@ -106,6 +144,18 @@ export function fusedOp<T extends tf.Tensor>(
     },
     inputs: inputMap,
   }) as T;
+  if (refs.length > 0) {
+    // The node tfjs just recorded; its `saved` list is what backwardsFunc receives and what tfjs
+    // frees with the tape.
+    const tape = e.state.activeTape;
+    const node = tape?.[tape.length - 1];
+    if (!node || node.outputs[0] !== y || !node.saved) {
+      tf.dispose(refs);
+      throw new Error('fusedOp: the recorded tape node was not found (tfjs internals changed?)');
+    }
+    node.saved.push(...refs);
+  }
+  return y;
 }
 
 /**

@@ -5,6 +5,7 @@
 // cell's gradients at a time instead of the whole network's. Gradients are identical: the
 // segment's backward runs the same gradient functions in the same order.
 import * as tf from '@tensorflow/tfjs-core';
+import { alias } from './fused.js';
 
 type GradMap = Record<string, () => tf.Tensor>;
 
@@ -77,7 +78,7 @@ function backprop(tape: TapeNode[], y: tf.Tensor, dy: tf.Tensor, xs: tf.Tensor[]
       if (!thunk) throw new Error(`Cannot backprop through input ${name} of ${node.kernelName}.`);
       let dx = tf.tidy(thunk);
       // A gradient function may hand back dy itself; it is freed below, so keep a reference of its own.
-      if (dys.includes(dx)) dx = tf.clone(dx);
+      if (dys.includes(dx)) dx = alias(dx);
       const prev = grads.get(x.id);
       if (prev) {
         grads.set(x.id, tf.add(prev, dx));
@@ -97,7 +98,7 @@ function backprop(tape: TapeNode[], y: tf.Tensor, dy: tf.Tensor, xs: tf.Tensor[]
   return xs.map((x) => {
     const g = grads.get(x.id);
     if (!g) return tf.zerosLike(x);
-    return g === dy ? tf.clone(g) : g;
+    return g === dy ? alias(g) : g;
   });
 }
 
