@@ -8,8 +8,16 @@ import { initBackend, seedEverything } from '@tsnas/backend';
 import type { ConfModelDesc, ModelDescBuilder } from '@tsnas/descs';
 import { Model } from '@tsnas/ops';
 import { MODEL_DESC_BUILDER } from '@tsnas/runner';
-import type { Batch, BatchSource } from '@tsnas/trainer';
+import {
+  type Batch,
+  type BatchSource,
+  type ComputeTimings,
+  DataParallelEngine,
+  modelReplicaRecipe,
+  pluginModulesFor,
+} from '@tsnas/trainer';
 import * as tf from '@tensorflow/tfjs-core';
+import { fileURLToPath } from 'node:url';
 import { container } from 'tsyringe';
 
 const arg = (name: string, fallback: string) => {
@@ -22,6 +30,8 @@ const warmup = Number(arg('warmup', '1'));
 const batch = Number(arg('batch', '32'));
 const profile = process.argv.includes('--profile');
 const chunks = Number(arg('chunks', '1'));
+/** Threads computing gradients (data-parallel over worker threads when > 1). */
+const workers = Number(arg('workers', '1'));
 
 export const SUPERNET: ConfModelDesc = {
   dataset: { name: 'cifar10', channels: 3, n_classes: 10 },
@@ -60,6 +70,21 @@ async function main() {
   const desc = c.resolve<ModelDescBuilder>(MODEL_DESC_BUILDER).build(SUPERNET);
   const model = new Model(desc, { container: c, affine: false, droppath: false });
   const stamps: number[] = [];
+  // Where each weight step's time went with several threads (post, own chunks, wait, workers').
+  const timings: ComputeTimings[] = [];
+  const gradients =
+    workers > 1
+      ? new DataParallelEngine({
+          workers,
+          recipe: modelReplicaRecipe({
+            desc,
+            affine: false,
+            droppath: false,
+            loss: {},
+            plugins: pluginModulesFor(desc, c, [process.cwd(), fileURLToPath(import.meta.url)]),
+          }),
+        })
+      : undefined;
   const trainer = new BilevelArchTrainer(
     {
       title: 'bench',
@@ -73,7 +98,14 @@ async function main() {
       logger_freq: 0,
     } as any,
     model,
-    { onEvent: (e) => e.kind === 'step' && stamps.push(performance.now()) },
+    {
+      onEvent: (e) => {
+        if (e.kind !== 'step') return;
+        stamps.push(performance.now());
+        if (gradients) timings.push(gradients.lastTimings());
+      },
+      ...(gradients ? { gradients } : {}),
+    },
   );
   let kernels: [string, number][] = [];
   if (profile) {
@@ -108,12 +140,24 @@ async function main() {
     JSON.stringify({
       backend: chosen.name,
       reason: chosen.reason,
+      workers,
+      chunks,
       weights: model.paramCount(),
       steps: times.length,
       median_ms: sorted[Math.floor((sorted.length - 1) / 2)],
       min_ms: sorted[0],
       times_ms: times.map((t) => Math.round(t)),
       tensors_after: tf.memory().numTensors,
+      ...(gradients
+        ? {
+            weight_step_ms: timings.slice(warmup).map((t) => ({
+              post: Math.round(t.postMs),
+              own: Math.round(t.ownMs),
+              wait: Math.round(t.waitMs),
+              workers: t.workerMs.map(Math.round),
+            })),
+          }
+        : {}),
     }),
   );
 }

@@ -20,6 +20,7 @@ export {
   type PartialGradients,
 } from './parallel/chunks.js';
 export {
+  type ComputeTimings,
   DataParallelEngine,
   type DataParallelOptions,
   ReplicaWorkerError,

@@ -101,12 +101,15 @@ describe('DataParallelEngine', () => {
     tf.dispose([b.x, b.y]);
   });
 
-  it('leaves no tensors behind in the main thread', () => {
+  it('leaves no tensors behind, in the main thread or the worker', () => {
     const b = batchOf(8, 5);
     disposeGrads(gradsOf(engine, model, b, 2));
     const before = tf.memory().numTensors;
+    const inWorker = engine.workerTensorCounts();
     for (let i = 0; i < 3; i++) disposeGrads(gradsOf(engine, model, b, 2));
     expect(tf.memory().numTensors).toBe(before);
+    expect(inWorker[0]).toBeGreaterThan(0);
+    expect(engine.workerTensorCounts()).toEqual(inWorker);
     tf.dispose([b.x, b.y]);
   });
 

@@ -66,6 +66,17 @@ export interface DataParallelOptions {
   recipe: ReplicaRecipe;
 }
 
+export interface ComputeTimings {
+  /** Reading the changed variables and the rows, and posting the jobs. */
+  postMs: number;
+  /** This thread's own chunks. */
+  ownMs: number;
+  /** Waiting for the workers after that, and adding their gradients. */
+  waitMs: number;
+  /** Each worker's time on its job. */
+  workerMs: number[];
+}
+
 interface Replica {
   index: number;
   worker: Worker;
@@ -88,6 +99,18 @@ export class DataParallelEngine implements GradientEngine {
   private failure: Error | null = null;
   private disposed = false;
   private readonly exits: Promise<number>[] = [];
+  private readonly tensorCounts: number[] = [];
+  private timings: ComputeTimings = { postMs: 0, ownMs: 0, waitMs: 0, workerMs: [] };
+
+  /** Where the last computation's time went (milliseconds). */
+  lastTimings(): ComputeTimings {
+    return { ...this.timings, workerMs: [...this.timings.workerMs] };
+  }
+
+  /** tf.memory().numTensors of each worker after its last job (flat across steps: no leak). */
+  workerTensorCounts(): number[] {
+    return [...this.tensorCounts];
+  }
 
   constructor(opts: DataParallelOptions) {
     if (!Number.isInteger(opts.workers) || opts.workers < 2) {
@@ -226,6 +249,7 @@ export class DataParallelEngine implements GradientEngine {
       );
     const seed = this.dropPathSeed(model);
 
+    const t0 = performance.now();
     const busy: Replica[] = [];
     for (const r of this.workers) {
       const mine = share(r.index);
@@ -233,14 +257,19 @@ export class DataParallelEngine implements GradientEngine {
       this.post(r, all, mine, n, task, wanted, seed);
       busy.push(r);
     }
+    const t1 = performance.now();
     const own = share(0);
     const total: PartialGradients =
       own.length > 0
         ? accumulateChunks(task.x, task.y, own, n, task.vars, task.loss)
         : { lossSum: 0, top1Sum: 0, top5Sum: 0, grads: new Map() };
+    const t2 = performance.now();
+    const workerMs: number[] = [];
     try {
       for (const r of busy) {
         const res = this.expect(r, 'result');
+        this.tensorCounts[r.index - 1] = res.tensors;
+        workerMs.push(res.ms);
         total.lossSum += res.lossSum;
         total.top1Sum += res.top1Sum;
         total.top5Sum += res.top5Sum;
@@ -255,6 +284,7 @@ export class DataParallelEngine implements GradientEngine {
       for (const g of total.grads.values()) g.dispose();
       throw e;
     }
+    this.timings = { postMs: t1 - t0, ownMs: t2 - t1, waitMs: performance.now() - t2, workerMs };
     return {
       loss: total.lossSum / n,
       top1: total.top1Sum / n,

@@ -63,6 +63,10 @@ export type WorkerMessage =
       top5Sum: number;
       names: string[];
       grads: Float32Array[];
+      /** tf.memory().numTensors in the worker after the job (leak checks). */
+      tensors: number;
+      /** Milliseconds the job took in the worker. */
+      ms: number;
     }
   | { kind: 'error'; message: string; stack?: string }
   | { kind: 'exit'; code: number; message: string | null };

@@ -8,7 +8,7 @@ import { DataParallelEngine } from './data-parallel.js';
 import { type GradientEngine, InProcessGradientEngine } from './engine.js';
 import { modelReplicaRecipe, ParallelSetupError, pluginModulesFor } from './replica.js';
 
-/** Threads `auto` (or 0) asks for: two when the machine has them (see the package README). */
+/** Threads `auto` (or 0) asks for: two when the machine has them (see parallel/README.md). */
 export const AUTO_WORKERS_MAX = 2;
 
 /**

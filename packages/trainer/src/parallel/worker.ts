@@ -28,6 +28,7 @@ export async function runReplicaWorker(init: WorkerInit): Promise<void> {
   let dropPathP = 0;
 
   const run = (job: GradJob): WorkerMessage & { kind: 'result' } => {
+    const started = performance.now();
     for (let i = 0; i < job.state.names.length; i++) {
       const name = job.state.names[i];
       const v = vars.get(name);
@@ -72,6 +73,8 @@ export async function runReplicaWorker(init: WorkerInit): Promise<void> {
         grads.push(new Float32Array(g.dataSync() as Float32Array));
         g.dispose();
       }
+      x.dispose();
+      y.dispose();
       return {
         kind: 'result',
         lossSum: part.lossSum,
@@ -79,10 +82,12 @@ export async function runReplicaWorker(init: WorkerInit): Promise<void> {
         top5Sum: part.top5Sum,
         names,
         grads,
+        tensors: tf.memory().numTensors,
+        ms: performance.now() - started,
       };
-    } finally {
-      x.dispose();
-      y.dispose();
+    } catch (e) {
+      tf.dispose([x, y]);
+      throw e;
     }
   };
 
