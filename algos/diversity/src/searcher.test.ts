@@ -3,6 +3,7 @@ import {
   ARCH_TRAINER,
   createRunContainer,
   FINALIZERS,
+  loadRunConfig,
   type FinalizerRegistry,
   MODEL_DESC_BUILDER,
   SEARCHER,
@@ -96,5 +97,28 @@ describe('the diversity plug-in', () => {
       /nas\.search\.divnas\.archtrainer: expected one of bilevel, noalpha, got "adam"/,
     );
     expect(errorOf(() => readDivnasConf({})).exitCode).toBe(2);
+  });
+
+  it('ships valid default, full and toy profiles with a divnas section', async () => {
+    const expected = { default: [80, 8], full: [168, 16], toy: [4, 4] } as const;
+    for (const profile of ['default', 'full', 'toy'] as const) {
+      const { tree } = await loadRunConfig({
+        algo: plugin,
+        profile,
+        configFiles: [],
+        overrides: [],
+        cwd: process.cwd(),
+        noUserConfig: true,
+      });
+      const search = (tree as any).nas.search;
+      expect(search.finalizer).toBe('mi_ranked');
+      expect(readDivnasConf(search)).toEqual({ sigma: expected[profile][0], archtrainer: 'bilevel' });
+      expect(search.model_desc.model_stems.init_node_ch).toBe(expected[profile][1]);
+      if (profile === 'full') {
+        expect(search.trainer.epochs).toBe(50);
+        expect((tree as any).nas.eval.loader.train_batch).toBe(68);
+        expect((tree as any).dataset.name).toBe('cifar10');
+      }
+    }
   });
 });
