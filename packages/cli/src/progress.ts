@@ -26,19 +26,25 @@ export class JsonLinesReporter implements Reporter {
 }
 
 export class TerminalReporter implements Reporter {
-  private readonly multi = new cliProgress.MultiBar(
-    {
-      clearOnComplete: false,
-      hideCursor: true,
-      etaBuffer: 50,
-      format: ' {phase} |{bar}| {label} {value}/{total} | {info} | ETA {eta_formatted}',
-      barsize: 24,
-      autopadding: true,
-    },
-    cliProgress.Presets.shades_classic,
-  );
+  // One MultiBar per training phase: stopping it leaves its last state on screen, so the search's
+  // final bars stay visible above the eval's.
+  private multi: cliProgress.MultiBar | null = null;
   private epochBar: cliProgress.SingleBar | null = null;
   private stepBar: cliProgress.SingleBar | null = null;
+
+  private newMulti(): cliProgress.MultiBar {
+    return new cliProgress.MultiBar(
+      {
+        clearOnComplete: false,
+        hideCursor: true,
+        etaBuffer: 50,
+        format: ' {phase} |{bar}| {label} {value}/{total} | {info} | ETA {eta_formatted}',
+        barsize: 24,
+        autopadding: true,
+      },
+      cliProgress.Presets.shades_classic,
+    );
+  }
 
   onEvent(e: RunEvent): void {
     switch (e.kind) {
@@ -49,19 +55,19 @@ export class TerminalReporter implements Reporter {
         this.log(`[${e.phase}] ${e.message}`);
         break;
       case 'dataset':
-        this.log(`[${e.phase}] ${e.name}/${e.split}: ${e.samples} images (${e.origin}: ${e.dir})`);
+        this.log(
+          `[${e.phase}] ${e.name}/${e.split}: ${e.samples} images (${e.origin}${e.dir ? `: ${e.dir}` : ''})`,
+        );
         break;
-      case 'fit_start':
-        this.epochBar?.stop();
-        this.stepBar?.stop();
-        this.epochBar = this.multi.create(e.epochs, e.startEpoch, {
-          phase: e.phase.padEnd(6),
-          label: 'epoch',
-          info: '',
-        });
-        this.stepBar = this.multi.create(e.steps, 0, { phase: e.phase.padEnd(6), label: 'step ', info: '' });
+      case 'fit_start': {
+        this.stop();
+        this.multi = this.newMulti();
+        const phase = e.phase.padEnd(6);
+        this.epochBar = this.multi.create(e.epochs, e.startEpoch, { phase, label: 'epoch', info: '' });
+        this.stepBar = this.multi.create(e.steps, 0, { phase, label: 'step ', info: '' });
         if (e.startEpoch > 0) this.log(`[${e.phase}] resuming after epoch ${e.startEpoch}`);
         break;
+      }
       case 'step':
         if (e.step === 1)
           this.stepBar?.start(e.steps, 0, { phase: e.phase.padEnd(6), label: 'step ', info: '' });
@@ -80,8 +86,7 @@ export class TerminalReporter implements Reporter {
         );
         break;
       case 'fit_end':
-        this.epochBar?.stop();
-        this.stepBar?.stop();
+        this.stop();
         break;
       default:
         break;
@@ -89,11 +94,15 @@ export class TerminalReporter implements Reporter {
   }
 
   log(line: string): void {
-    this.multi.log(`${line}\n`);
+    if (this.multi) this.multi.log(`${line}\n`);
+    else process.stdout.write(`${line}\n`);
   }
 
   stop(): void {
-    this.multi.stop();
+    this.multi?.stop();
+    this.multi = null;
+    this.epochBar = null;
+    this.stepBar = null;
   }
 }
 
