@@ -17,6 +17,7 @@ import {
   pluginModulesFor,
 } from '@tsnas/trainer';
 import * as tf from '@tensorflow/tfjs-core';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { container } from 'tsyringe';
 
@@ -46,6 +47,25 @@ export const SUPERNET: ConfModelDesc = {
   cell: { n_nodes: 4, cell_post_op: 'concate_channels' },
 };
 
+/**
+ * CPU seconds of each thread of this process (Linux /proc; empty elsewhere). On a shared machine
+ * the wall clock depends on the other tenants; per-thread CPU time shows the work each thread did.
+ */
+function threadCpuSeconds(): Map<string, number> {
+  const out = new Map<string, number>();
+  try {
+    for (const tid of readdirSync('/proc/self/task')) {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // utime and stime (fields 14 and 15 of stat), in clock ticks of 1/100 s on Linux.
+      out.set(tid, (Number(fields[11]) + Number(fields[12])) / 100);
+    }
+  } catch {
+    // not Linux
+  }
+  return out;
+}
+
 class FixedBatches implements BatchSource {
   constructor(
     readonly length: number,
@@ -72,6 +92,7 @@ async function main() {
   const stamps: number[] = [];
   // Where each weight step's time went with several threads (post, own chunks, wait, workers').
   const timings: ComputeTimings[] = [];
+  let cpuAtStart = new Map<string, number>();
   const gradients =
     workers > 1
       ? new DataParallelEngine({
@@ -103,6 +124,7 @@ async function main() {
         if (e.kind !== 'step') return;
         stamps.push(performance.now());
         if (gradients) timings.push(gradients.lastTimings());
+        if (stamps.length === warmup) cpuAtStart = threadCpuSeconds();
       },
       ...(gradients ? { gradients } : {}),
     },
@@ -128,12 +150,19 @@ async function main() {
     );
     return;
   }
+  cpuAtStart = threadCpuSeconds();
   const start = performance.now();
   await trainer.fit({
     train: new FixedBatches(warmup + steps, 1),
     val: new FixedBatches(1000, 5000),
     test: null,
   });
+  const cpuAtEnd = threadCpuSeconds();
+  const threadCpu = [...cpuAtEnd]
+    .map(([tid, s]) => s - (cpuAtStart.get(tid) ?? 0))
+    .filter((s) => s >= 0.5)
+    .sort((a, b) => b - a)
+    .map((s) => Math.round(s * 10) / 10);
   const times = stamps.map((t, i) => t - (i === 0 ? start : stamps[i - 1])).slice(warmup);
   const sorted = [...times].sort((a, b) => a - b);
   console.log(
@@ -148,6 +177,7 @@ async function main() {
       min_ms: sorted[0],
       times_ms: times.map((t) => Math.round(t)),
       tensors_after: tf.memory().numTensors,
+      thread_cpu_s: threadCpu,
       ...(gradients
         ? {
             weight_step_ms: timings.slice(warmup).map((t) => ({
