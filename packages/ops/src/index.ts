@@ -7,6 +7,7 @@ export { Cell, CellNode, DagEdge } from './cell.js';
 export { canDropPathByName, DropPath } from './drop-path.js';
 export { DuplicateOpError, OpsError, StateError, UnknownOpError } from './errors.js';
 export { avgPoolExcludePad, conv2dPt, maxPoolPt, outSize, subsample } from './internal/functional.js';
+export { concatChannels, sumOf, weightedSum } from './internal/fused-ops.js';
 export { uniformInit } from './internal/init.js';
 export { BatchNorm2d, Conv2d, type Conv2dOptions, Linear } from './layers.js';
 export { Model, type ModelOptions, type ModelOutput } from './model.js';

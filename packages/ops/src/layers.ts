@@ -59,16 +59,23 @@ export class Conv2d extends Module {
 }
 
 /**
- * Per-channel mean of a tensor viewed as [N, C]: [1, C]. A global average pool: on wasm it runs
- * in XNNPACK without the transpose tf.mean does or the weight packing a ones-matMul costs.
+ * Per-channel mean of an NHWC tensor: [C]. A global average pool: on wasm it runs in XNNPACK
+ * without the transpose tf.mean does.
  */
-export function channelMean(x2: tf.Tensor2D): tf.Tensor2D {
-  const [n, c] = x2.shape;
-  // Split N into a 2-D window so that neither side gets huge.
-  let h = Math.floor(Math.sqrt(n));
-  while (n % h !== 0) h--;
-  const pooled = tf.avgPool(tf.reshape(x2, [1, h, n / h, c]) as tf.Tensor4D, [h, n / h], 1, 'valid');
-  return tf.reshape(pooled, [1, c]);
+export function channelMean(x: tf.Tensor4D): tf.Tensor1D {
+  const [b, h, w, c] = x.shape;
+  return tf.reshape(tf.avgPool(tf.reshape(x, [1, b * h, w, c]) as tf.Tensor4D, [b * h, w], 1, 'valid'), [c]);
+}
+
+/**
+ * x * scale + shift per channel, as one 1x1 depthwise convolution (with bias): on wasm one
+ * XNNPACK kernel instead of two broadcasting ones, each slower than a plain elementwise op.
+ */
+export function channelAffine(x: tf.Tensor4D, scale: tf.Tensor1D, shift?: tf.Tensor1D): tf.Tensor4D {
+  const c = x.shape[3];
+  const filter = tf.reshape(scale, [1, 1, c, 1]) as tf.Tensor4D;
+  if (!shift) return tf.depthwiseConv2d(x, filter, 1, 'valid');
+  return tf.fused.depthwiseConv2d({ x, filter, strides: 1, pad: 'valid', bias: shift });
 }
 
 function as2d(t: tf.Tensor): tf.Tensor2D {
@@ -187,7 +194,7 @@ export class BatchNorm2d extends Module {
    * Batch-statistics normalisation (untaped, inside a fused chain) and the running-statistics
    * update. Returns xhat = (x - mean) / sqrt(var + eps) as [N, C] and 1 / sqrt(var + eps).
    */
-  normalizeBatch(x: tf.Tensor4D): { xhat: tf.Tensor2D; invStd: tf.Tensor2D } {
+  normalizeBatch(x: tf.Tensor4D): { xhat: tf.Tensor4D; invStd: tf.Tensor1D } {
     const [b, h, w, c] = x.shape;
     const n = b * h * w;
     if (n < 2) {
@@ -196,19 +203,20 @@ export class BatchNorm2d extends Module {
         `BatchNorm2d(${c}): expected more than 1 value per channel when training, got input [${x.shape}]`,
       );
     }
-    const x2 = as2d(x);
-    const mean = channelMean(x2);
-    const centered = tf.sub(x2, mean) as tf.Tensor2D;
-    const variance = channelMean(tf.square(centered));
-    const invStd = tf.rsqrt(tf.add(variance, this.eps)) as tf.Tensor2D;
+    const mean = channelMean(x);
+    // Two passes (mean, then mean squared deviation) for accuracy, like PyTorch.
+    const variance = channelMean(tf.squaredDifference(x, mean) as tf.Tensor4D);
+    const invStd = tf.rsqrt(tf.add(variance, this.eps)) as tf.Tensor1D;
     const m = this.momentum;
     tf.tidy(() => {
-      const rm = tf.add(tf.mul(this.runningMean, 1 - m), tf.mul(tf.reshape(mean, [c]), m));
-      const rv = tf.add(tf.mul(this.runningVar, 1 - m), tf.mul(tf.reshape(variance, [c]), (m * n) / (n - 1)));
+      const rm = tf.add(tf.mul(this.runningMean, 1 - m), tf.mul(mean, m));
+      const rv = tf.add(tf.mul(this.runningVar, 1 - m), tf.mul(variance, (m * n) / (n - 1)));
       this.runningMean.assign(rm);
       this.runningVar.assign(rv);
     });
-    return { xhat: tf.mul(centered, invStd) as tf.Tensor2D, invStd };
+    // (x - mean) * invStd as x * invStd - mean * invStd, the form PyTorch's CPU kernel uses too.
+    const xhat = channelAffine(x, invStd, tf.neg(tf.mul(mean, invStd)) as tf.Tensor1D);
+    return { xhat, invStd };
   }
 
   // Written out rather than tf.batchNorm: its gradient saves `scale`, which is absent when not affine.
@@ -239,35 +247,35 @@ class BatchNormLayer implements ChainLayer {
   forward(x: tf.Tensor4D): LayerForward {
     const { xhat, invStd } = this.bn.normalizeBatch(x);
     const { gamma, beta } = this.bn;
-    if (!gamma || !beta) return { y: tf.reshape(xhat, x.shape), state: [invStd] };
-    const y = tf.add(tf.mul(xhat, gamma), beta);
-    return { y: tf.reshape(y, x.shape), state: [tf.mul(invStd, gamma), xhat] };
+    if (!gamma || !beta) return { y: xhat, state: [invStd] };
+    const y = channelAffine(xhat, gamma as tf.Tensor1D, beta as tf.Tensor1D);
+    return { y, state: [tf.mul(invStd, gamma), xhat] };
   }
 
-  private xhat(a: LayerGradArgs): tf.Tensor2D {
-    return (this.bn.affine ? a.state[1] : as2d(a.output())) as tf.Tensor2D;
+  private xhat(a: LayerGradArgs): tf.Tensor4D {
+    return (this.bn.affine ? a.state[1] : a.output()) as tf.Tensor4D;
   }
 
-  /** [mean(dy), mean(dy * xhat)] per channel, each [1, C]. */
-  private means(a: LayerGradArgs): tf.Tensor[] {
-    return a.memo.getAll(`${a.key}m`, () => {
-      const dy2 = as2d(a.dy);
-      return [channelMean(dy2), channelMean(tf.mul(dy2, this.xhat(a)))];
-    });
+  /** [mean(dy), mean(dy * xhat)] per channel, each [C]. */
+  private means(a: LayerGradArgs): tf.Tensor1D[] {
+    return a.memo.getAll(`${a.key}m`, () => [
+      channelMean(a.dy),
+      channelMean(tf.mul(a.dy, this.xhat(a)) as tf.Tensor4D),
+    ]) as tf.Tensor1D[];
   }
 
   inputGrad(a: LayerGradArgs): tf.Tensor4D {
     const [m1, m2] = this.means(a);
-    const xhat = this.xhat(a);
-    const inner = tf.sub(tf.sub(as2d(a.dy), m1), tf.mul(xhat, m2));
-    return tf.reshape(tf.mul(inner, a.state[0]), a.dy.shape);
+    const scale = a.state[0] as tf.Tensor1D;
+    // scale * (dy - m1 - xhat * m2) = (dy * scale - m1 * scale) - xhat * (m2 * scale).
+    const first = channelAffine(a.dy, scale, tf.neg(tf.mul(m1, scale)) as tf.Tensor1D);
+    return tf.sub(first, channelAffine(this.xhat(a), tf.mul(m2, scale) as tf.Tensor1D));
   }
 
   paramGrads(a: LayerGradArgs): tf.Tensor[] {
     const [m1, m2] = this.means(a);
     const n = a.dy.size / a.dy.shape[3];
-    const c = this.bn.numFeatures;
-    return [tf.reshape(tf.mul(m2, n), [c]), tf.reshape(tf.mul(m1, n), [c])];
+    return [tf.mul(m2, n), tf.mul(m1, n)];
   }
 }
 

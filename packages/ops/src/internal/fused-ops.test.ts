@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ramp, useCpu } from '../__tests__/fixtures.js';
 import { expectClose } from '../__tests__/reference.js';
-import { avgPoolExcludePad, concatChannels, identity, maxPool, sumOf } from './fused-ops.js';
+import { avgPoolExcludePad, concatChannels, identity, maxPool, sumOf, weightedSum } from './fused-ops.js';
 
 beforeAll(useCpu);
 
@@ -97,6 +97,30 @@ describe('fused pools, sums and concats have the gradients of the plain tfjs ops
     expectSameGrads(
       grads(([t]) => tf.mul(identity(t), identity(t)), [xs[0]]),
       grads(([t]) => tf.mul(t, t), [xs[0]]),
+    );
+  });
+
+  it('weighted sum (DARTS mixed op): gradients to the terms and to the softmax weights', () => {
+    const terms = [ramp([2, 3, 3, 2], 1), ramp([2, 3, 3, 2], 0.5), ramp([2, 3, 3, 2], -2)];
+    const alphas = tf.tensor1d([0.3, -0.2, 0.9]);
+    const fused = (ts: tf.Tensor4D[], a: tf.Tensor) =>
+      weightedSum(ts, tf.unstack(tf.softmax(a)) as tf.Scalar[]);
+    const plain = (ts: tf.Tensor4D[], a: tf.Tensor) => {
+      const w = tf.unstack(tf.softmax(a));
+      return tf.addN(ts.map((t, k) => tf.mul(t, w[k]))) as tf.Tensor4D;
+    };
+    const both = (f: typeof fused) =>
+      tf.tidy(() => {
+        const r = weightsLike(terms[0].shape);
+        const g = tf.grads((...xs: tf.Tensor[]) =>
+          tf.sum(tf.mul(f(xs.slice(0, 3) as tf.Tensor4D[], xs[3]), r)),
+        )([...terms, alphas]);
+        return g.map((t) => Float32Array.from(t.dataSync()));
+      });
+    expectSameGrads(both(fused), both(plain));
+    expectClose(
+      tf.tidy(() => fused(terms, alphas)).dataSync(),
+      tf.tidy(() => plain(terms, alphas)).dataSync(),
     );
   });
 

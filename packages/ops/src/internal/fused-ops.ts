@@ -116,3 +116,35 @@ export function avgPoolExcludePad(x: tf.Tensor4D, k: number, stride: number, pad
     ],
   );
 }
+
+/** Sum of all elements as a scalar, via a global average pool (no transpose on wasm). */
+function total(t: tf.Tensor): tf.Scalar {
+  const n = t.size;
+  let h = Math.floor(Math.sqrt(n));
+  while (n % h !== 0) h--;
+  const pooled = tf.avgPool(tf.reshape(t, [1, h, n / h, 1]) as tf.Tensor4D, [h, n / h], 1, 'valid');
+  return tf.mul(tf.reshape(pooled, []), n) as tf.Scalar;
+}
+
+/**
+ * sum_k weights[k] * terms[k] (DARTS' mixed op) as one tape node. tfjs's mul + addN would save a
+ * copy of every term twice; this keeps the terms by reference (most are saved by the ops that
+ * made them anyway) and computes the weights' gradients, sum(dy * term), only when asked for.
+ */
+export function weightedSum(terms: tf.Tensor4D[], weights: tf.Scalar[]): tf.Tensor4D {
+  if (terms.length !== weights.length || terms.length === 0) {
+    throw new Error(`weightedSum: ${terms.length} terms but ${weights.length} weights`);
+  }
+  const k = terms.length;
+  return fusedOp(
+    [...terms, ...weights],
+    (save) => {
+      save([...terms, ...weights]);
+      return tf.addN(terms.map((t, i) => tf.mul(t, weights[i]))) as tf.Tensor4D;
+    },
+    (dy, saved) => [
+      ...saved.slice(0, k).map((_, i) => () => tf.mul(dy, saved[k + i])),
+      ...saved.slice(0, k).map((t) => () => total(tf.mul(dy, t))),
+    ],
+  );
+}
