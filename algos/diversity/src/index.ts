@@ -76,9 +76,13 @@ export default defineAlgo({
     c.register(MODEL_DESC_BUILDER, { useValue: new DivnasModelDescBuilder() });
     c.register(ARCH_TRAINER, { useValue: BilevelArchTrainer });
     c.register(SEARCHER, { useValue: new DivnasSearcher() });
-    const finalizers = c.resolve<FinalizerRegistry>(FINALIZERS);
-    finalizers.register('mi', () => new DivnasFinalizers(), OWNER);
-    finalizers.register('mi_ranked', () => new DivnasRankFinalizers(), OWNER);
+    // A data-parallel worker replays register() in a bare container to get the ops: finalizers
+    // live only in a run's container.
+    if (c.isRegistered(FINALIZERS, true)) {
+      const finalizers = c.resolve<FinalizerRegistry>(FINALIZERS);
+      finalizers.register('mi', () => new DivnasFinalizers(), OWNER);
+      finalizers.register('mi_ranked', () => new DivnasRankFinalizers(), OWNER);
+    }
     registerOp(
       c,
       'div_op',

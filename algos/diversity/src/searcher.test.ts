@@ -100,7 +100,7 @@ describe('the diversity plug-in', () => {
   });
 
   it('ships valid default, full and toy profiles with a divnas section', async () => {
-    const expected = { default: [80, 8], full: [168, 16], toy: [4, 4] } as const;
+    const expected = { default: ['median', 4], full: [168, 16], toy: [4, 4] } as const;
     for (const profile of ['default', 'full', 'toy'] as const) {
       const { tree } = await loadRunConfig({
         algo: plugin,
