@@ -91,6 +91,8 @@ class ConvLayer implements ChainLayer {
   private readonly pointwise: boolean;
   /** tfjs can run (and differentiate) this conv as one kernel; otherwise conv2dPt rewrites it. */
   private readonly native: boolean;
+  /** Set by forward (a layer object serves one forward call). */
+  private inputShape: [number, number, number, number] | null = null;
 
   constructor(private readonly conv: Conv2d) {
     this.params = [conv.weight];
@@ -100,6 +102,7 @@ class ConvLayer implements ChainLayer {
   }
 
   forward(x: tf.Tensor4D): LayerForward {
+    this.inputShape = x.shape;
     return { y: this.conv.forward(x), state: [] };
   }
 
@@ -113,15 +116,16 @@ class ConvLayer implements ChainLayer {
     } as unknown as tf.NamedAttrMap;
   }
 
-  /** The registered tfjs gradient of the conv kernel (on wasm: @tsnas/backend's kernels). */
-  private kernelGrad(a: LayerGradArgs) {
+  /**
+   * The registered tfjs gradient of the conv kernel (on wasm: @tsnas/backend's kernels). The
+   * input gradient reads only x's shape, so `x` may be a shape stub then: the input itself may
+   * be a ReLU output that would have to be recomputed.
+   */
+  private kernelGrad(a: LayerGradArgs, x: tf.Tensor) {
     const name = this.conv.depthwise ? tf.DepthwiseConv2dNative : tf.Conv2D;
     const config = tf.getGradient(name);
     if (!config) throw new OpsError(`no gradient registered for ${name}`);
-    return config.gradFunc(a.dy, [a.input(), this.conv.weight], this.attrs()) as Record<
-      string,
-      () => tf.Tensor
-    >;
+    return config.gradFunc(a.dy, [x, this.conv.weight], this.attrs()) as Record<string, () => tf.Tensor>;
   }
 
   /** dx and dW of a conv that tfjs cannot differentiate directly, through conv2dPt's rewrite. */
@@ -141,7 +145,11 @@ class ConvLayer implements ChainLayer {
       const [b, h, wd] = a.dy.shape;
       return tf.reshape(tf.matMul(as2d(a.dy), tf.transpose(w)), [b, h, wd, this.conv.chIn]);
     }
-    if (this.native) return this.kernelGrad(a).x() as tf.Tensor4D;
+    if (this.native) {
+      const shape = this.inputShape;
+      const x = shape ? ({ shape, rank: 4 } as unknown as tf.Tensor) : a.input();
+      return this.kernelGrad(a, x).x() as tf.Tensor4D;
+    }
     return alias(this.rewriteGrads(a)[0]) as tf.Tensor4D;
   }
 
@@ -150,7 +158,7 @@ class ConvLayer implements ChainLayer {
       const dw = tf.matMul(tf.transpose(as2d(a.input())), as2d(a.dy));
       return [tf.reshape(dw, this.conv.weight.shape)];
     }
-    if (this.native) return [this.kernelGrad(a).filter()];
+    if (this.native) return [this.kernelGrad(a, a.input()).filter()];
     return [alias(this.rewriteGrads(a)[1])];
   }
 }
