@@ -106,7 +106,8 @@ describe('RandomModelDescBuilder', () => {
   });
 
   it('gives every node two edges with distinct inputs, no none, stride 2 only from reduction inputs', async () => {
-    const md = (await profile()).nas.search.model_desc;
+    // The eval network of the default profile: 5 cells, reductions at 1 and 3.
+    const md = (await profile()).nas.eval.model_desc;
     for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
       const desc = withSeed(seed, md);
       const cells = desc.cellDescs();
@@ -153,7 +154,7 @@ describe('RandomModelDescBuilder', () => {
     });
     const evalDesc = builder.build(conf.nas.eval.model_desc, template);
     const base = new ModelDescBuilder().build(conf.nas.eval.model_desc, template);
-    expect(evalDesc.cellDescs()).toHaveLength(8);
+    expect(evalDesc.cellDescs()).toHaveLength(conf.nas.eval.model_desc.n_cells);
     expect(genotypeOf(evalDesc)).toBe(genotypeOf(template));
     expect(JSON.stringify(evalDesc.cellDescs().map((c) => c.nodes()))).toBe(
       JSON.stringify(base.cellDescs().map((c) => c.nodes())),
