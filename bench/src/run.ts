@@ -3,7 +3,8 @@
 // same CPU (1 and 2 threads, the faster counting). Prints one JSON object.
 //
 // Options: --steps N (timed steps per backend, default 3), --warmup N (default 1), --chunks N
-// (batch_chunks for tsnas, default 4: wasm32's heap cannot hold the whole batch's tape),
+// (batch_chunks for tsnas, default 1), --workers N (data-parallel threads for wasm, default 2:
+// tfjs's wasm backend runs one thread in Node, the machine has two cores),
 // --backends wasm,cpu (default), --cpu-budget SECONDS (default 600: the cpu backend is stopped
 // after this and reported as such), --torch-steps N (default 3), --no-torch, --profile.
 import { spawnSync } from 'node:child_process';
@@ -17,7 +18,8 @@ const arg = (name: string, fallback: string) => {
 };
 const steps = arg('steps', '3');
 const warmup = arg('warmup', '1');
-const chunks = arg('chunks', '4');
+const chunks = arg('chunks', '1');
+const workers = arg('workers', '2');
 const backends = arg('backends', 'wasm,cpu').split(',');
 const cpuBudget = Number(arg('cpu-budget', '600'));
 const torchSteps = arg('torch-steps', '3');
@@ -84,6 +86,7 @@ const result: any = {
     supernet: { init_node_ch: 16, n_cells: 8, n_nodes: 4, stem_multiplier: 3, primitives: 8 },
     batch: [32, 32, 32, 3],
     batch_chunks: Number(chunks),
+    wasm_workers: Number(workers),
     step: 'arch step (val batch fwd+bwd to alphas, Adam) + weight step (train batch fwd+bwd, clip 5, SGD momentum)',
   },
   tsnas: {} as Record<string, any>,
