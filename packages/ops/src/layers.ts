@@ -4,7 +4,7 @@ import { OpsError } from './errors.js';
 import type { ChainLayer, LayerForward, LayerGradArgs } from './internal/chain.js';
 import { runChain } from './internal/chain.js';
 import { alias, isolatedGradients } from './internal/fused.js';
-import { conv2dPt, dilatedByRewrite } from './internal/functional.js';
+import { conv2dPt, dilatedByRewrite, stridedDilationIsNative } from './internal/functional.js';
 import { uniformInit } from './internal/init.js';
 import { Module } from './module.js';
 
@@ -98,7 +98,7 @@ class ConvLayer implements ChainLayer {
     this.params = [conv.weight];
     const { kernelSize: k, stride, padding, dilation, depthwise } = conv;
     this.pointwise = k === 1 && stride === 1 && padding === 0 && !depthwise;
-    this.native = dilation === 1 || (depthwise && stride === 1);
+    this.native = dilation === 1 || (depthwise && (stride === 1 || stridedDilationIsNative()));
   }
 
   forward(x: tf.Tensor4D): LayerForward {

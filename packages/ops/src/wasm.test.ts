@@ -81,6 +81,29 @@ describe('wasm backend with @tsnas/backend training kernels', () => {
     model.dispose();
   });
 
+  it('dil_conv at stride 2 (one native kernel on wasm, rewritten on cpu) has the cpu output and gradients', async () => {
+    for (const [name, size] of [
+      ['dil_conv_3x3', 9],
+      ['dil_conv_5x5', 8],
+    ] as const) {
+      seedEverything(4);
+      const op = createOp(container, opDesc(name, 4, 4, 2), false);
+      const x = tf.variable(ramp([2, size, size, 4], 1));
+      const vars: [string, tf.Variable][] = [['x', x], ...op.namedWeights()];
+      const r = tf.tidy(() => ramp(op.forward(x as tf.Tensor4D, true).shape, 1));
+      const [cpu, wasm] = await onBoth(() =>
+        gradsOf(() => tf.sum(tf.mul(op.forward(x as tf.Tensor4D, true), r)), vars),
+      );
+      expectSameGrads(cpu, wasm);
+      const [yc, yw] = await onBoth(() =>
+        Array.from(tf.tidy(() => op.forward(x as tf.Tensor4D, false)).dataSync()),
+      );
+      expectClose(yw, yc, 1e-4);
+      op.dispose();
+      x.dispose();
+    }
+  });
+
   it('max_pool_3x3 gradients match the cpu (skipped while tfjs-backend-wasm MaxPoolGrad is wrong)', async (ctx) => {
     // tfjs-backend-wasm 4.22's MaxPoolGrad misroutes the gradient of windows whose maximum is
     // negative; @tsnas/backend is expected to replace it. Probe for the bug first.

@@ -63,7 +63,23 @@ export function conv2dPt(x: tf.Tensor4D, w: tf.Tensor4D, g: ConvGeometry): tf.Te
     registerTrainingGradients();
     return tf.depthwiseConv2d(x, w, stride, pad, 'NHWC', dilation);
   }
+  if (depthwise && stridedDilationIsNative()) {
+    registerTrainingGradients();
+    // tf.depthwiseConv2d refuses stride and dilation together; the wasm kernel (XNNPACK) and the
+    // registered gradient handle both, so call the kernel directly.
+    return tf.engine().runKernel(tf.DepthwiseConv2dNative, { x, filter: w }, {
+      strides: stride,
+      pad,
+      dilations: dilation,
+      dataFormat: 'NHWC',
+    } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+  }
   return dilatedByRewrite(x, w, g);
+}
+
+/** Whether the backend's depthwise kernel takes stride > 1 with dilation > 1 (checked on wasm). */
+export function stridedDilationIsNative(): boolean {
+  return tf.getBackend() === 'wasm';
 }
 
 /** Dilated conv from undilated ones (exported for tests). */
