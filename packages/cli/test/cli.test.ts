@@ -36,8 +36,8 @@ const tinyRun = (expDir: string, extra: string[] = []) => [
   ...extra,
 ];
 
-/** Runs the tiny profile and SIGKILLs the process right after `phase`'s first checkpoint. */
-function runUntilCheckpoint(expDir: string, phase: 'search' | 'eval'): Promise<boolean> {
+/** Runs the tiny profile and SIGKILLs the process right after `phase`'s checkpoint of `epoch`. */
+function runUntilCheckpoint(expDir: string, phase: 'search' | 'eval', epoch = 0): Promise<boolean> {
   return new Promise((resolve, reject) => {
     const child: ChildProcess = spawn(process.execPath, [BIN, ...tinyRun(expDir)], { cwd: here });
     let buf = '';
@@ -50,7 +50,7 @@ function runUntilCheckpoint(expDir: string, phase: 'search' | 'eval'): Promise<b
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
         const e = JSON.parse(line);
-        if (!killed && e.kind === 'checkpoint' && e.phase === phase && e.epoch === 0) {
+        if (!killed && e.kind === 'checkpoint' && e.phase === phase && e.epoch === epoch) {
           killed = true;
           child.kill('SIGKILL');
         }
@@ -135,11 +135,12 @@ describe('nas (built binary)', () => {
     expect(await runUntilCheckpoint(crashed, 'search')).toBe(true);
     expect(existsSync(join(crashed, 'search/checkpoint/checkpoint.safetensors'))).toBe(true);
     expect(existsSync(join(crashed, 'search/final_model_desc.yaml'))).toBe(false);
-    expect(await runUntilCheckpoint(crashed, 'eval')).toBe(true);
+    // After eval epoch 1, drop path has drawn masks: the resumed run must continue their stream.
+    expect(await runUntilCheckpoint(crashed, 'eval', 1)).toBe(true);
     expect(existsSync(join(crashed, 'eval/weights.safetensors'))).toBe(false);
     const r = nas(tinyRun(crashed));
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('"startEpoch":1');
+    expect(r.stdout).toContain('"startEpoch":2');
 
     const a = JSON.parse(readFileSync(join(straight, 'summary.json'), 'utf8'));
     const b = JSON.parse(readFileSync(join(crashed, 'summary.json'), 'utf8'));

@@ -19,6 +19,8 @@ export interface TrainableModel {
   setDropPathProb(p: number): void;
   getState(): Map<string, tf.Tensor>;
   setState(state: Map<string, tf.Tensor>): void;
+  /** The drop-path mask stream, saved in checkpoints so a resumed run draws the same masks. */
+  dropPathRng?: SeededRng;
 }
 
 export interface Batch {
@@ -282,6 +284,7 @@ export class Trainer {
       optimizer: opt.scalars,
       metrics: this.metrics.toJSON(),
       rng: globalRng().getState(),
+      ...(this.model.dropPathRng ? { drop_path_rng: this.model.dropPathRng.getState() } : {}),
     };
   }
 
@@ -293,6 +296,8 @@ export class Trainer {
     // Epochs logged after this checkpoint (before a crash) are dropped from metrics.jsonl.
     this.metrics.replaceEpochs(m.epochs, m.seconds);
     if (state.rng) setGlobalRng(SeededRng.fromState(state.rng));
+    if (state.drop_path_rng && this.model.dropPathRng)
+      this.model.dropPathRng = SeededRng.fromState(state.drop_path_rng);
     return Number(state.epoch);
   }
 
