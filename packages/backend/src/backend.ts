@@ -99,7 +99,11 @@ export function wasmBinariesDir(): string {
 async function quietly<T>(fn: () => Promise<T>): Promise<T> {
   const warn = console.warn;
   console.warn = (...args: unknown[]) => {
-    if (typeof args[0] === 'string' && args[0].includes('looks like you are running TensorFlow.js in Node.js')) return;
+    if (
+      typeof args[0] === 'string' &&
+      args[0].includes('looks like you are running TensorFlow.js in Node.js')
+    )
+      return;
     warn(...args);
   };
   try {
