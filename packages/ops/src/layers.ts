@@ -64,7 +64,15 @@ export class Conv2d extends Module {
  */
 export function channelMean(x: tf.Tensor4D): tf.Tensor1D {
   const [b, h, w, c] = x.shape;
-  return tf.reshape(tf.avgPool(tf.reshape(x, [1, b * h, w, c]) as tf.Tensor4D, [b * h, w], 1, 'valid'), [c]);
+  // Kernels called directly: tf.avgPool adds a cast and op bookkeeping, ~5,000 times a step.
+  const e = tf.engine();
+  const rows = e.runKernel<tf.Tensor>(tf.Reshape, { x }, { shape: [1, b * h, w, c] });
+  const pooled = e.runKernel<tf.Tensor>(tf.AvgPool, { x: rows }, {
+    filterSize: [b * h, w],
+    strides: 1,
+    pad: 'valid',
+  } as unknown as tf.NamedAttrMap);
+  return e.runKernel(tf.Reshape, { x: pooled }, { shape: [c] }) as tf.Tensor1D;
 }
 
 /**
