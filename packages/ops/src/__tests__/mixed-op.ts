@@ -15,7 +15,15 @@ import {
   CellType as CT,
 } from '@tsnas/descs';
 import type { DependencyContainer } from 'tsyringe';
-import { type ArchParams, createOp, ModuleList, Op, type OpFactory, type WeightedOp } from '../index.js';
+import {
+  type ArchParams,
+  createOp,
+  ModuleList,
+  Op,
+  type OpFactory,
+  type WeightedOp,
+  weightedSum,
+} from '../index.js';
 
 export const PRIMITIVES = [
   'max_pool_3x3',
@@ -53,9 +61,11 @@ export class TestMixedOp extends Op {
   }
 
   forward(x: tf.Tensor4D | tf.Tensor4D[], training: boolean): tf.Tensor4D {
-    const w = tf.softmax(this.alphas as tf.Tensor1D);
-    const parts = this.prims.items.map((op, k) => tf.mul(op.forward(x, training), tf.slice(w, [k], [1])));
-    return tf.addN(parts) as tf.Tensor4D;
+    const w = tf.unstack(tf.softmax(this.alphas as tf.Tensor1D)) as tf.Scalar[];
+    return weightedSum(
+      this.prims.items.map((op) => op.forward(x, training)),
+      w,
+    );
   }
 
   override ops(): WeightedOp[] {
