@@ -8,12 +8,10 @@ import { initBackend, writeFileAtomic } from '@tsnas/backend';
 import { dumpConfig } from '@tsnas/config';
 import {
   getGenotype,
-  genotypeToString,
   genotypeToTemplate,
   loadModelDesc,
   type ModelDesc,
   ModelDescBuilder,
-  modelDescToGenotype,
   parseGenotype,
 } from '@tsnas/descs';
 import { Trainer } from '@tsnas/trainer';
@@ -224,9 +222,6 @@ export class ExperimentRunner {
         };
       }
     }
-    if (!summary.search && opts.evalOnly) {
-      summary.search = null;
-    }
     summary.finished_at = new Date().toISOString();
     await writeSummary();
     container.dispose?.();
@@ -257,4 +252,3 @@ export class ExperimentRunner {
   }
 }
 
-export { genotypeToString, modelDescToGenotype };
