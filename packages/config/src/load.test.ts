@@ -129,6 +129,52 @@ describe('__include__', () => {
     });
     expect(loadConfigSync(join(dir, 'top.yaml')).tree).toEqual({ v: 'common', left: 1, right: 1 });
   });
+
+  describe('a file shipped by an installed package', () => {
+    const pkg = {
+      'node_modules/@acme/profiles/package.json': JSON.stringify({
+        name: '@acme/profiles',
+        exports: { './configs/*': './configs/*', './package.json': './package.json' },
+      }),
+      'node_modules/@acme/profiles/configs/shared.yaml': 'eval: {epochs: 3, batch: 64}\nfrom: acme\n',
+      'node_modules/@acme/profiles/private.yaml': 'secret: 1\n',
+    };
+
+    it('resolves <package>/<file> through the package exports, then the including file wins', () => {
+      const dir = writeFiles({
+        ...pkg,
+        'algo/profile.yaml': "__include__: '@acme/profiles/configs/shared.yaml'\neval: {epochs: 5}\n",
+      });
+      const loaded = loadConfigSync(join(dir, 'algo/profile.yaml'));
+      expect(loaded.tree).toEqual({ eval: { epochs: 5, batch: 64 }, from: 'acme' });
+      expect(loaded.files[0]).toBe(join(dir, 'node_modules/@acme/profiles/configs/shared.yaml'));
+    });
+
+    it('prefers a file next to the including one (Archai relative includes keep working)', () => {
+      const dir = writeFiles({
+        ...pkg,
+        'sub/x.yaml': 'local: true\n',
+        'top.yaml': '__include__: sub/x.yaml\n',
+      });
+      expect(loadConfigSync(join(dir, 'top.yaml')).tree).toEqual({ local: true });
+    });
+
+    it('names the include, the file and the reason when the package does not export the file', () => {
+      const dir = writeFiles({ ...pkg, 'top.yaml': "x: 1\n__include__: '@acme/profiles/private.yaml'\n" });
+      const error = catchError(() => loadConfigSync(join(dir, 'top.yaml')));
+      expect(error.message).toBe(
+        `${join(dir, 'top.yaml')}:2:1: __include__: cannot include '@acme/profiles/private.yaml': ` +
+          `not a file next to ${join(dir, 'top.yaml')}, and the package does not export that file`,
+      );
+    });
+
+    it('says when no installed package provides it', () => {
+      const dir = writeFiles({ 'top.yaml': '__include__: nopkg/base.yaml\n' });
+      const error = catchError(() => loadConfigSync(join(dir, 'top.yaml')));
+      expect(error.message).toContain("cannot include 'nopkg/base.yaml'");
+      expect(error.message).toContain('no installed package provides it');
+    });
+  });
 });
 
 describe('several files', () => {

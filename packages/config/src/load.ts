@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, extname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -95,7 +96,7 @@ function* mergeFile(file: string, state: LoadState, stack: string[], includedFro
           },
         );
       }
-      const target = resolve(dirname(file), expandPath(include, {}, { keyPath: INCLUDE_KEY }));
+      const target = includeTarget(file, expandPath(include, {}, { keyPath: INCLUDE_KEY }), at);
       yield* mergeFile(target, state, [...stack, file], at);
     }
   }
@@ -104,6 +105,42 @@ function* mergeFile(file: string, state: LoadState, stack: string[], includedFro
   // The including file's own keys deep-update what its includes built, as in Archai.
   state.files.push(file);
   deepUpdate(state.tree, parsed.value, [], state.sources, parsed.sources);
+}
+
+/** `@scope/pkg/file.yaml` or `pkg/file.yaml`: a file shipped by a package (its `exports` must allow it). */
+const PACKAGE_FILE = /^(@[a-z0-9][\w.-]*\/)?[a-z0-9][\w.-]*\/.+/i;
+
+/**
+ * An include is a path relative to the including file (Archai's form). When no such file exists
+ * and the name looks like `<package>/<file>`, it is resolved as a file of an installed package, as
+ * Node resolves it from the including file: plug-ins can layer on a profile another package ships.
+ */
+function includeTarget(file: string, include: string, at: SourceLocation | undefined): string {
+  const relative = resolve(dirname(file), include);
+  if (
+    include.startsWith('.') ||
+    include.startsWith('/') ||
+    existsSync(relative) ||
+    !PACKAGE_FILE.test(include)
+  ) {
+    return relative;
+  }
+  try {
+    return createRequire(file).resolve(include);
+  } catch (error) {
+    const why =
+      (error as { code?: string }).code === 'ERR_PACKAGE_PATH_NOT_EXPORTED'
+        ? 'the package does not export that file'
+        : 'no installed package provides it';
+    throw new ConfigError(
+      locatedMessage(
+        at,
+        INCLUDE_KEY,
+        `cannot include '${include}': not a file next to ${displayPath(file)}, and ${why}`,
+      ),
+      { location: at, keyPath: INCLUDE_KEY },
+    );
+  }
 }
 
 function checkNoNestedInclude(node: ConfigTree, path: string[], sources: SourceMap): void {
