@@ -1,0 +1,64 @@
+// The built-in algorithms' profiles as a user gets them: each default and --toy profile layers the
+// runner's shared sizes (included by package name) under its own keys, so the three algorithms
+// search and evaluate the same networks on the same data and their summaries compare.
+import darts from '@tsnas/algo-darts';
+import diversity from '@tsnas/algo-diversity';
+import random from '@tsnas/algo-random';
+import { type AlgoPlugin, loadRunConfig, type ProfileKind } from '@tsnas/runner';
+import { describe, expect, it } from 'vitest';
+
+async function profile(algo: AlgoPlugin, kind: ProfileKind) {
+  const loaded = await loadRunConfig({
+    algo,
+    profile: kind,
+    configFiles: [],
+    overrides: [],
+    cwd: process.cwd(),
+    noUserConfig: true,
+  });
+  return { tree: loaded.tree as any, files: loaded.files };
+}
+
+describe('built-in profiles', () => {
+  it('the 10-minute defaults share the search supernet, data and evaluation of profiles/embedded.yaml', async () => {
+    const [d, r, v] = await Promise.all([darts, random, diversity].map((a) => profile(a, 'default')));
+    for (const p of [d, r, v]) {
+      expect(p.files.some((f) => f.endsWith('runner/configs/profiles/embedded.yaml'))).toBe(true);
+      expect(p.tree.dataset.name).toBe('fashion_mnist');
+      expect(p.tree.nas.eval).toEqual(d.tree.nas.eval);
+      expect(p.tree.nas.search.model_desc).toEqual(d.tree.nas.search.model_desc);
+      expect(p.tree.nas.search.loader).toEqual(d.tree.nas.search.loader);
+    }
+    expect(d.tree.nas.search.model_desc.n_cells).toBe(3);
+    expect(d.tree.nas.search.loader.dataset.max_batches).toBe(16);
+    expect(d.tree.nas.eval.model_desc.n_cells).toBe(5);
+    expect(d.tree.nas.eval.trainer.epochs).toBe(3);
+    expect(d.tree.nas.eval.loader.aug).toBe('none');
+    // What each algorithm adds over the shared sizes.
+    expect(d.tree.nas.search.trainer.unrolled).toBe(false);
+    expect(r.tree.nas.search.random.samples).toBe(1);
+    expect(r.tree.nas.search.post_train.trainer.epochs).toBe(1);
+    expect(v.tree.nas.search.finalizer).toBe('mi_ranked');
+    expect(v.tree.nas.search.divnas.sigma).toBe('median');
+  });
+
+  it('--toy shares profiles/toy.yaml: two batches, one epoch each', async () => {
+    for (const algo of [darts, random, diversity]) {
+      const { tree, files } = await profile(algo, 'toy');
+      expect(files.some((f) => f.endsWith('runner/configs/profiles/toy.yaml'))).toBe(true);
+      expect(tree.dataset.max_batches).toBe(2);
+      expect(tree.nas.eval.trainer.epochs).toBe(1);
+      expect(tree.nas.search.model_desc.cell.n_nodes).toBe(2);
+    }
+  });
+
+  it('--full stays on Archai paper-scale CIFAR-10 settings', async () => {
+    for (const algo of [darts, diversity]) {
+      const { tree } = await profile(algo, 'full');
+      expect(tree.dataset.name).toBe('cifar10');
+      expect(tree.nas.search.trainer.epochs).toBe(50);
+      expect(tree.nas.eval.trainer.epochs).toBe(600);
+      expect(tree.nas.eval.model_desc.n_cells).toBe(20);
+    }
+  });
+});
