@@ -204,22 +204,26 @@ export class Searcher {
         metricsFile: join(dir, 'metrics.jsonl'),
         onEvent: (e) => ctx.emit({ phase: 'search', ...e }),
       });
-      const fitStarted = performance.now();
-      const metrics = await trainer.fit({ train: data.train, val: data.val, test: null });
-      fitWall = (performance.now() - fitStarted) / 1000;
-      bestValTop1 = metrics.bestVal()?.val?.top1 ?? null;
-      trainSeconds = metrics.seconds;
-      writeCurves(join(dir, 'curves.svg'), 'search', metrics);
-      const finalizers = ctx.container.resolve<FinalizerRegistry>(FINALIZERS);
-      finalDesc = await finalizers.get(conf.finalizer ?? 'default').finalizeModel(model, supernet, {
-        rng: globalRng().fork('finalize'),
-        expDir: ctx.expDir,
-        data: { train: data.train, val: data.val },
-        conf,
-        log: (message) => ctx.emit({ kind: 'info', phase: 'search', message }),
-      });
-      trainer.dispose();
-      model.dispose();
+      // finally: a failed fit must still stop the gradient worker threads, or the process hangs.
+      try {
+        const fitStarted = performance.now();
+        const metrics = await trainer.fit({ train: data.train, val: data.val, test: null });
+        fitWall = (performance.now() - fitStarted) / 1000;
+        bestValTop1 = metrics.bestVal()?.val?.top1 ?? null;
+        trainSeconds = metrics.seconds;
+        writeCurves(join(dir, 'curves.svg'), 'search', metrics);
+        const finalizers = ctx.container.resolve<FinalizerRegistry>(FINALIZERS);
+        finalDesc = await finalizers.get(conf.finalizer ?? 'default').finalizeModel(model, supernet, {
+          rng: globalRng().fork('finalize'),
+          expDir: ctx.expDir,
+          data: { train: data.train, val: data.val },
+          conf,
+          log: (message) => ctx.emit({ kind: 'info', phase: 'search', message }),
+        });
+      } finally {
+        trainer.dispose();
+        model.dispose();
+      }
     }
     finalDesc.clearTrainables();
     const post = await this.postTrain(ctx, finalDesc);
@@ -267,12 +271,16 @@ export class Evaluater {
       onEvent: (e) => ctx.emit({ phase: 'eval', ...e }),
     });
     const fitStarted = performance.now();
-    const metrics = await trainer.fit({ train: data.train, val: data.val, test: data.test });
+    let metrics: Awaited<ReturnType<typeof trainer.fit>>;
+    try {
+      metrics = await trainer.fit({ train: data.train, val: data.val, test: data.test });
+      await model.saveWeights(join(dir, 'weights.safetensors'));
+    } finally {
+      trainer.dispose();
+      model.dispose();
+    }
     const fitWall = (performance.now() - fitStarted) / 1000;
     writeCurves(join(dir, 'curves.svg'), 'eval', metrics);
-    await model.saveWeights(join(dir, 'weights.safetensors'));
-    trainer.dispose();
-    model.dispose();
     const test = metrics.test;
     return {
       testTop1: test?.top1 ?? Number.NaN,

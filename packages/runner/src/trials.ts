@@ -61,20 +61,24 @@ export async function runTrial(trial: Trial, ctx: PhaseContext): Promise<TrialRe
     metricsFile: join(trial.dir, 'metrics.jsonl'),
     onEvent: (e) => ctx.emit({ phase: 'post_train', ...e, title: `${trial.trainer.title} ${trial.id}` }),
   });
-  const metrics = await trainer.fit({ train: data.train, val: data.val, test: data.test });
   const weights = join(trial.dir, 'weights.safetensors');
-  await model.saveWeights(weights);
-  const result: TrialResult = {
-    id: trial.id,
-    bestValTop1: metrics.bestVal()?.val?.top1 ?? null,
-    bestTrainTop1: metrics.bestTrain()?.train.top1 ?? null,
-    testTop1: metrics.test?.top1 ?? null,
-    params: model.paramCount(),
-    seconds: metrics.seconds,
-    weights,
-  };
-  trainer.dispose();
-  model.dispose();
+  let result: TrialResult;
+  try {
+    const metrics = await trainer.fit({ train: data.train, val: data.val, test: data.test });
+    await model.saveWeights(weights);
+    result = {
+      id: trial.id,
+      bestValTop1: metrics.bestVal()?.val?.top1 ?? null,
+      bestTrainTop1: metrics.bestTrain()?.train.top1 ?? null,
+      testTop1: metrics.test?.top1 ?? null,
+      params: model.paramCount(),
+      seconds: metrics.seconds,
+      weights,
+    };
+  } finally {
+    trainer.dispose();
+    model.dispose();
+  }
   await writeFileAtomic(resultFile, `${JSON.stringify(result, null, 2)}\n`);
   return result;
 }
