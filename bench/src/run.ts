@@ -46,6 +46,8 @@ function runTsnas(backend: string, extra: string[] = [], budgetS = 3600): any {
       warmup,
       '--chunks',
       chunks,
+      '--workers',
+      workers,
       ...extra,
     ],
     { encoding: 'utf8', timeout: budgetS * 1000, maxBuffer: 64 << 20 },
