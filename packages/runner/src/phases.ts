@@ -117,7 +117,8 @@ function trainerConf(raw: any): TrainerConf {
 }
 
 /** The trainer's gradient engine from `common.workers` (one thread when unset). */
-function gradientsFor(
+/** The run's gradient engine for one training (data-parallel over `common.workers` threads). */
+export function gradientsFor(
   ctx: PhaseContext,
   phase: Phase,
   desc: ModelDesc,

@@ -8,7 +8,7 @@ import { writeFileAtomic } from '@tsnas/backend';
 import { type ModelDesc, saveModelDesc } from '@tsnas/descs';
 import { Model } from '@tsnas/ops';
 import { Checkpoint, type TrainerConf } from '@tsnas/trainer';
-import { loadData, type PhaseContext } from './phases.js';
+import { gradientsFor, loadData, type PhaseContext } from './phases.js';
 import { TRAINER, type TrainerClass } from './tokens.js';
 import { seedEverything } from '@tsnas/backend';
 
@@ -46,14 +46,12 @@ export async function runTrial(trial: Trial, ctx: PhaseContext): Promise<TrialRe
   mkdirSync(trial.dir, { recursive: true });
   await saveModelDesc(trial.desc, join(trial.dir, 'model_desc.yaml'));
   seedEverything(trial.seed);
-  const model = new Model(trial.desc, {
-    container: ctx.container,
-    affine: true,
-    droppath: (trial.trainer.drop_path_prob ?? 0) > 0,
-  });
+  const modelOpts = { affine: true, droppath: (trial.trainer.drop_path_prob ?? 0) > 0 };
+  const model = new Model(trial.desc, { container: ctx.container, ...modelOpts });
   const data = await loadData(ctx, 'post_train', trial.loader, trial.loaderPath ?? 'loader');
   const Trainer = ctx.container.resolve<TrainerClass>(TRAINER);
   const trainer = new Trainer(trial.trainer, model, {
+    gradients: gradientsFor({ ...ctx, seed: trial.seed }, 'post_train', trial.desc, modelOpts, trial.trainer),
     checkpoint: new Checkpoint(
       join(trial.dir, 'checkpoint', 'checkpoint.safetensors'),
       ctx.conf.common.checkpoint?.freq ?? 1,
