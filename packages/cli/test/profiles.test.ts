@@ -37,7 +37,7 @@ describe('built-in profiles', () => {
     // What each algorithm adds over the shared sizes.
     expect(d.tree.nas.search.trainer.unrolled).toBe(false);
     expect(r.tree.nas.search.random.samples).toBe(1);
-    expect(r.tree.nas.search.post_train.trainer.epochs).toBe(1);
+    expect(r.tree.nas.search.post_train.trainer.epochs).toBe(3);
     expect(v.tree.nas.search.finalizer).toBe('mi_ranked');
     expect(v.tree.nas.search.divnas.sigma).toBe('median');
   });
