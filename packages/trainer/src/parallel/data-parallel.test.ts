@@ -3,7 +3,7 @@ import { registerAllGradients } from '@tsnas/backend';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Batch } from '../trainer.js';
-import { ConvNet, batchOf } from './__tests__/fixtures.js';
+import { ConvNet, batchOf, maxRelErr } from './__tests__/fixtures.js';
 import { modelLoss } from './chunks.js';
 import { DataParallelEngine, ReplicaWorkerError } from './data-parallel.js';
 import { type GradientResult, InProcessGradientEngine } from './engine.js';
@@ -44,14 +44,7 @@ function gradsOf(
 /** max |a - b| / max |b| over every gradient, and the same names in both. */
 function relErr(a: Map<string, tf.Tensor>, b: Map<string, tf.Tensor>): number {
   expect([...a.keys()].sort()).toEqual([...b.keys()].sort());
-  let worst = 0;
-  for (const [k, t] of b) {
-    const x = a.get(k)!.dataSync();
-    const y = t.dataSync();
-    const scale = Math.max(...Array.from(y, Math.abs), 1e-12);
-    for (let i = 0; i < y.length; i++) worst = Math.max(worst, Math.abs(x[i] - y[i]) / scale);
-  }
-  return worst;
+  return maxRelErr(a, b);
 }
 
 function disposeGrads(...rs: GradientResult[]) {

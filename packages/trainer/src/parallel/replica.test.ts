@@ -12,7 +12,7 @@ import { Model, registerOp, SkipConnect } from '@tsnas/ops';
 import * as tf from '@tensorflow/tfjs-core';
 import { container } from 'tsyringe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { batchOf } from './__tests__/fixtures.js';
+import { batchOf, maxRelErr } from './__tests__/fixtures.js';
 import { modelLoss } from './chunks.js';
 import { DataParallelEngine } from './data-parallel.js';
 import { type GradientResult, InProcessGradientEngine } from './engine.js';
@@ -55,17 +55,6 @@ function cosine(a: Map<string, tf.Tensor>, b: Map<string, tf.Tensor>): number {
     }
   }
   return dot / Math.sqrt(na * nb);
-}
-
-function maxRelErr(a: Map<string, tf.Tensor>, b: Map<string, tf.Tensor>): number {
-  let worst = 0;
-  for (const [k, t] of b) {
-    const x = a.get(k)!.dataSync();
-    const y = t.dataSync();
-    const scale = Math.max(...Array.from(y, Math.abs), 1e-12);
-    for (let i = 0; i < y.length; i++) worst = Math.max(worst, Math.abs(x[i] - y[i]) / scale);
-  }
-  return worst;
 }
 
 describe('a @tsnas/ops Model replicated from its desc (BatchNorm everywhere)', () => {

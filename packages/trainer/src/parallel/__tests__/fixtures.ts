@@ -165,3 +165,15 @@ export class QuadrantSource implements BatchSource {
     }
   }
 }
+
+/** max |a - b| / max |b| per gradient, the worst over every gradient of `b`. */
+export function maxRelErr(a: Map<string, tf.Tensor>, b: Map<string, tf.Tensor>): number {
+  let worst = 0;
+  for (const [k, t] of b) {
+    const x = a.get(k)!.dataSync();
+    const y = t.dataSync();
+    const scale = Math.max(...Array.from(y, Math.abs), 1e-12);
+    for (let i = 0; i < y.length; i++) worst = Math.max(worst, Math.abs(x[i] - y[i]) / scale);
+  }
+  return worst;
+}
