@@ -116,7 +116,6 @@ function trainerConf(raw: any): TrainerConf {
   return raw as TrainerConf;
 }
 
-/** The trainer's gradient engine from `common.workers` (one thread when unset). */
 /** The run's gradient engine for one training (data-parallel over `common.workers` threads). */
 export function gradientsFor(
   ctx: PhaseContext,
@@ -205,7 +204,7 @@ export class Searcher {
         metricsFile: join(dir, 'metrics.jsonl'),
         onEvent: (e) => ctx.emit({ phase: 'search', ...e }),
       });
-      // finally: a failed fit must still stop the gradient worker threads, or the process hangs.
+      // finally: as in Evaluater, free the worker threads and tensors even when fit throws.
       try {
         const fitStarted = performance.now();
         const metrics = await trainer.fit({ train: data.train, val: data.val, test: null });
@@ -271,26 +270,27 @@ export class Evaluater {
       metricsFile: join(dir, 'metrics.jsonl'),
       onEvent: (e) => ctx.emit({ phase: 'eval', ...e }),
     });
-    const fitStarted = performance.now();
-    let metrics: Awaited<ReturnType<typeof trainer.fit>>;
+    // finally: release the gradient worker threads and the tensors even when fit throws (a
+    // library caller may catch the error and go on).
     try {
-      metrics = await trainer.fit({ train: data.train, val: data.val, test: data.test });
+      const fitStarted = performance.now();
+      const metrics = await trainer.fit({ train: data.train, val: data.val, test: data.test });
+      const fitWall = (performance.now() - fitStarted) / 1000;
+      writeCurves(join(dir, 'curves.svg'), 'eval', metrics);
       await model.saveWeights(join(dir, 'weights.safetensors'));
+      const test = metrics.test;
+      return {
+        testTop1: test?.top1 ?? Number.NaN,
+        testTop5: test?.top5 ?? Number.NaN,
+        testLoss: test?.loss ?? Number.NaN,
+        params,
+        paramsWithoutAux,
+        seconds: metrics.seconds + (performance.now() - started) / 1000 - fitWall,
+        bestTrainTop1: metrics.bestTrain()?.train.top1 ?? null,
+      };
     } finally {
       trainer.dispose();
       model.dispose();
     }
-    const fitWall = (performance.now() - fitStarted) / 1000;
-    writeCurves(join(dir, 'curves.svg'), 'eval', metrics);
-    const test = metrics.test;
-    return {
-      testTop1: test?.top1 ?? Number.NaN,
-      testTop5: test?.top5 ?? Number.NaN,
-      testLoss: test?.loss ?? Number.NaN,
-      params,
-      paramsWithoutAux,
-      seconds: metrics.seconds + (performance.now() - started) / 1000 - fitWall,
-      bestTrainTop1: metrics.bestTrain()?.train.top1 ?? null,
-    };
   }
 }

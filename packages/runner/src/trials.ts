@@ -60,11 +60,11 @@ export async function runTrial(trial: Trial, ctx: PhaseContext): Promise<TrialRe
     onEvent: (e) => ctx.emit({ phase: 'post_train', ...e, title: `${trial.trainer.title} ${trial.id}` }),
   });
   const weights = join(trial.dir, 'weights.safetensors');
-  let result: TrialResult;
+  // finally: free the worker threads and tensors even when fit throws.
   try {
     const metrics = await trainer.fit({ train: data.train, val: data.val, test: data.test });
     await model.saveWeights(weights);
-    result = {
+    const result: TrialResult = {
       id: trial.id,
       bestValTop1: metrics.bestVal()?.val?.top1 ?? null,
       bestTrainTop1: metrics.bestTrain()?.train.top1 ?? null,
@@ -73,12 +73,12 @@ export async function runTrial(trial: Trial, ctx: PhaseContext): Promise<TrialRe
       seconds: metrics.seconds,
       weights,
     };
+    await writeFileAtomic(resultFile, `${JSON.stringify(result, null, 2)}\n`);
+    return result;
   } finally {
     trainer.dispose();
     model.dispose();
   }
-  await writeFileAtomic(resultFile, `${JSON.stringify(result, null, 2)}\n`);
-  return result;
 }
 
 export class InProcessTrialExecutor implements TrialExecutor {
