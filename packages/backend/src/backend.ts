@@ -1,5 +1,6 @@
 // Chooses and initialises the TensorFlow.js backend: tfjs-node-gpu / tfjs-node (libtensorflow,
 // when the user installed one) > wasm (XNNPACK, plus our training kernels) > cpu (pure JS).
+import { existsSync, realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -8,6 +9,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { BackendError } from './errors.js';
 import { registerAllGradients } from './gradients.js';
+import { registerTensorflowKernels } from './kernels/tensorflow-kernels.js';
 import { registerTrainingGradients } from './kernels/training-gradients.js';
 import { registerWasmTrainingKernels } from './kernels/wasm-kernels.js';
 
@@ -16,9 +18,30 @@ export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 
 export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
 
+export interface TensorflowThreadOptions {
+  /** Threads one TensorFlow kernel may use (TF_NUM_INTRAOP_THREADS); default: every core. */
+  intraOpThreads?: number;
+  /** Kernels TensorFlow may run at once (TF_NUM_INTEROP_THREADS); default: TensorFlow's choice. */
+  interOpThreads?: number;
+}
+
 export interface InitBackendOptions {
   /** Which backend to use; `auto` (default) takes the fastest one available. */
   backend?: BackendChoice;
+  /**
+   * TensorFlow's thread pools. Read once, when libtensorflow loads (the first initBackend that
+   * loads it); later values are ignored and reported in `reason`.
+   */
+  tensorflow?: TensorflowThreadOptions;
+}
+
+/** A device TensorFlow's runtime sees (from the device lister built with the binding). */
+export interface TensorflowDevice {
+  /** e.g. /job:localhost/replica:0/task:0/device:GPU:0 */
+  name: string;
+  /** CPU or GPU */
+  type: string;
+  memoryBytes: number;
 }
 
 export interface BackendInfo {
@@ -28,16 +51,22 @@ export interface BackendInfo {
   reason: string;
   /** The npm package that provides it (`@tensorflow/tfjs-node`, `@tensorflow/tfjs-backend-wasm`...). */
   package: string;
+  /** tensorflow only: the devices TensorFlow sees, and its version. */
+  devices?: TensorflowDevice[];
+  tensorflowVersion?: string;
 }
 
 /** The optional native packages, fastest first. Both register the tfjs backend 'tensorflow'. */
 export const NATIVE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
 
 const TFJS_VERSION = '4.22.0';
-const INSTALL_HINT = `pnpm add @tensorflow/tfjs-node@${TFJS_VERSION} (or @tensorflow/tfjs-node-gpu@${TFJS_VERSION} with CUDA)`;
+const SETUP_HINT = 'npx @tsnas/backend setup-tensorflow (builds its binding against a TensorFlow pip wheel)';
+const INSTALL_HINT = `npm install --ignore-scripts @tensorflow/tfjs-node@${TFJS_VERSION}, then ${SETUP_HINT}`;
+/** tfjs-node's loader looks for its binding here (node-pre-gyp's module_path for N-API 8). */
+const BINDING = path.join('lib', 'napi-v8', 'tfjs_binding.node');
 
 type NativeProbe =
-  | { ok: true; pkg: string }
+  | { ok: true; pkg: string; dir: string }
   | { ok: false; missing: string[]; failed: { pkg: string; error: string }[] };
 
 /** Whether a package can be resolved from this package or from the working directory. */
@@ -50,6 +79,13 @@ function resolvable(pkg: string): string | undefined {
     }
   }
   return undefined;
+}
+
+/** The package folder of a resolved main file (the nearest folder with a package.json). */
+function packageDir(resolved: string): string {
+  let dir = path.dirname(resolved);
+  while (!existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return dir;
 }
 
 /** Imports an installed optional package (failures mean "installed but broken"). */
@@ -66,10 +102,18 @@ async function probeNative(): Promise<NativeProbe> {
       missing.push(pkg);
       continue;
     }
+    const dir = packageDir(resolved);
+    if (!existsSync(path.join(dir, BINDING))) {
+      failed.push({ pkg, error: `installed, but its native binding is not built: run ${SETUP_HINT}` });
+      continue;
+    }
     try {
       await importOptional(resolved);
-      if (tf.findBackendFactory('tensorflow') != null) return { ok: true, pkg };
-      failed.push({ pkg, error: "loaded but registered no 'tensorflow' backend" });
+      if (tf.findBackendFactory('tensorflow') != null) return { ok: true, pkg, dir };
+      failed.push({
+        pkg,
+        error: `loaded but registered no 'tensorflow' backend with the @tensorflow/tfjs-core at ${resolvable('@tensorflow/tfjs-core')}: it uses another copy (install one tfjs-core ${TFJS_VERSION})`,
+      });
     } catch (err) {
       failed.push({ pkg, error: err instanceof Error ? err.message : String(err) });
     }
@@ -137,6 +181,72 @@ async function initWasm(): Promise<void> {
   await activate('wasm');
 }
 
+let threadsApplied: string | undefined;
+
+/**
+ * Sets TensorFlow's thread pool sizes in the environment it reads when it loads. Returns a note for
+ * `reason` (empty when nothing was asked).
+ */
+function applyTensorflowThreads(opts: TensorflowThreadOptions | undefined): string {
+  // TensorFlow's INFO/WARNING lines (oneDNN notices, CPU feature hints) are noise in a CLI.
+  process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
+  const wanted: string[] = [];
+  for (const [key, env] of [
+    ['intraOpThreads', 'TF_NUM_INTRAOP_THREADS'],
+    ['interOpThreads', 'TF_NUM_INTEROP_THREADS'],
+  ] as const) {
+    const v = opts?.[key];
+    if (v == null || v === 0) continue;
+    if (!Number.isInteger(v) || v < 0) {
+      throw new BackendError(`tensorflow.${key}: expected a whole number >= 0 (0 = TensorFlow's default), got ${String(v)}`);
+    }
+    wanted.push(`${env}=${v}`);
+  }
+  const setting = wanted.join(' ');
+  if (tf.findBackendFactory('tensorflow') != null) {
+    // Already loaded: the pools exist. Say so when different threads were asked for.
+    return setting && setting !== threadsApplied ? `; thread settings ignored, TensorFlow already loaded with ${threadsApplied || 'defaults'}` : '';
+  }
+  for (const w of wanted) {
+    const [env, v] = w.split('=') as [string, string];
+    process.env[env] = v;
+  }
+  threadsApplied = setting;
+  return setting ? `; ${setting}` : '';
+}
+
+/** The devices the linked build's lister reports (undefined when it is not there). */
+function listTensorflowDevices(tfjsNodeDir: string): TensorflowDevice[] | undefined {
+  const lister = devicesAddon(tfjsNodeDir);
+  try {
+    return lister?.listDevices();
+  } catch {
+    return undefined;
+  }
+}
+
+function tensorflowVersion(tfjsNodeDir: string): string | undefined {
+  return devicesAddon(tfjsNodeDir)?.tensorflowVersion;
+}
+
+type DevicesAddon = { listDevices(): TensorflowDevice[]; tensorflowVersion: string };
+const devicesAddons = new Map<string, DevicesAddon | undefined>();
+
+function devicesAddon(tfjsNodeDir: string): DevicesAddon | undefined {
+  if (!devicesAddons.has(tfjsNodeDir)) {
+    let addon: DevicesAddon | undefined;
+    try {
+      // deps/ links to the cached build (scripts/setup-tensorflow.mjs); the lister sits beside it.
+      const build = path.dirname(realpathSync(path.join(tfjsNodeDir, 'deps')));
+      addon = createRequire(import.meta.url)(path.join(build, 'lib', 'napi-v8', 'tsnas_tf_devices.node')) as DevicesAddon;
+    } catch {
+      addon = undefined;
+    }
+    devicesAddons.set(tfjsNodeDir, addon);
+  }
+  return devicesAddons.get(tfjsNodeDir);
+}
+
 /**
  * Selects, initialises and activates a tfjs backend, and installs the training kernels and
  * gradients tsnas needs. Safe to call more than once.
@@ -157,18 +267,26 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
   registerTrainingGradients();
 
   if (choice === 'tensorflow' || choice === 'auto') {
+    const threads = applyTensorflowThreads(options.tensorflow);
     const probe = await probeNative();
     if (probe.ok) {
       await activate('tensorflow');
+      // tfjs-node's @tensorflow/tfjs registered tfjs's gradients over ours; put ours back.
+      registerTrainingGradients();
+      registerTensorflowKernels();
+      const devices = listTensorflowDevices(probe.dir);
+      const where = devices?.map((d) => `${d.type}:${d.name.split(':').pop()}`).join(', ') ?? 'devices unknown';
       return {
         name: 'tensorflow',
         package: probe.pkg,
-        reason: `${choice === 'auto' ? 'auto: ' : ''}${probe.pkg} (libtensorflow)`,
+        reason: `${choice === 'auto' ? 'auto: ' : ''}${probe.pkg} on TensorFlow ${tensorflowVersion(probe.dir) ?? '?'} (${where}${threads})`,
+        ...(devices ? { devices } : {}),
+        ...(tensorflowVersion(probe.dir) ? { tensorflowVersion: tensorflowVersion(probe.dir) } : {}),
       };
     }
     if (choice === 'tensorflow') {
       throw new BackendError(
-        `backend 'tensorflow' needs @tensorflow/tfjs-node or @tensorflow/tfjs-node-gpu: ${describeProbe(probe)}. Install one with: ${INSTALL_HINT}`,
+        `backend 'tensorflow' needs @tensorflow/tfjs-node or @tensorflow/tfjs-node-gpu with a built binding: ${describeProbe(probe)}${probe.failed.length === 0 ? `. Install it with: ${INSTALL_HINT}` : ''}`,
       );
     }
     const why = describeProbe(probe);

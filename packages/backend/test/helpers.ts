@@ -1,6 +1,10 @@
-// Shared test helpers: run the same computation on the cpu reference backend and on wasm.
+// Shared test helpers: run the same computation on the cpu reference backend and on wasm or
+// tensorflow.
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, SeededRng } from '../src/index.js';
+import { tensorflowAvailability } from '../src/testing.js';
+
+export { tensorflowAvailability };
 
 let ready: Promise<unknown> | undefined;
 
@@ -15,7 +19,7 @@ export function setupBackends(options: { checkKernelLeaks?: boolean } = {}): Pro
 
 /** Runs fn with `name` as the active backend and returns the values of its results. */
 export async function runOn(
-  name: 'cpu' | 'wasm',
+  name: 'cpu' | 'wasm' | 'tensorflow',
   fn: () => tf.Tensor | tf.Tensor[],
 ): Promise<{ values: Float32Array[]; shapes: number[][] }> {
   await tf.setBackend(name);

@@ -3,12 +3,14 @@
 // DepthwiseConv2dNative: tfjs 4.22's gradient refuses dilations > 1 (and stride > 1 together
 // with dilation > 1), which DARTS's dil_conv ops need. This replacement keeps tfjs's behaviour for
 // dilation 1 and handles dilation > 1 in one of two exact ways:
-// - on wasm with our kernels, which honour the `dilations` attribute, it passes it through;
+// - on wasm and tensorflow with our kernels, which honour the `dilations` attribute, it passes it
+//   through;
 // - elsewhere (the cpu kernels ignore `dilations`), it differentiates the equivalent undilated
 //   convolution whose filter has (d-1) zeros inserted between taps, and keeps every d-th tap of
 //   that filter's gradient.
 import * as tf from '@tensorflow/tfjs-core';
 import { stridedSliceGrad } from './slice-grad.js';
+import { isOurTensorflowKernel } from './tensorflow-kernels.js';
 import { isOurWasmKernel } from './wasm-kernels.js';
 
 type Pair = [number, number];
@@ -35,8 +37,10 @@ export function dilateFilter(filter: tf.Tensor4D, dh: number, dw: number): tf.Te
 }
 
 function backendHonoursDilations(): boolean {
+  const backend = tf.getBackend();
+  if (backend === 'tensorflow') return isOurTensorflowKernel(tf.DepthwiseConv2dNativeBackpropFilter);
   return (
-    tf.getBackend() === 'wasm' &&
+    backend === 'wasm' &&
     isOurWasmKernel(tf.DepthwiseConv2dNativeBackpropInput) &&
     isOurWasmKernel(tf.DepthwiseConv2dNativeBackpropFilter)
   );

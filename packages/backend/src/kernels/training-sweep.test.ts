@@ -1,8 +1,9 @@
-// Forward + backward of every op type a DARTS search or evaluation network uses, on wasm against
-// the cpu backend: finds kernels (or gradients) the wasm backend is missing.
+// Forward + backward of every op type a DARTS search or evaluation network uses, on wasm and on
+// tensorflow (when built) against the cpu backend: finds kernels (or gradients) a backend is
+// missing or computes differently (tfjs-node's padding limits, wasm's pooling bugs).
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { randn, relError, runOn, setupBackends, tensor } from '../../test/helpers.js';
+import { randn, relError, runOn, setupBackends, tensor, tensorflowAvailability } from '../../test/helpers.js';
 import { dilateFilter } from './training-gradients.js';
 
 beforeAll(async () => {
@@ -135,6 +136,27 @@ const CASES: Case[] = [
     }),
   ),
   {
+    name: 'explicit asymmetric padding: conv2d, depthwise (dilation 2, stride 2), max and avg pool',
+    shapes: [[N, 7, 8, C], [3, 2, C, 3], [3, 3, C, 1]],
+    loss: ([x, w, d], ref) => {
+      const pad: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [2, 0], [1, 2], [0, 0]];
+      const conv = tf.conv2d(x as T4, w as T4, [2, 1], pad);
+      const dw = ref
+        ? tf.depthwiseConv2d(x as T4, dilateFilter(d as T4, 2, 2), 2, pad)
+        : (tf.engine().runKernel(tf.DepthwiseConv2dNative, { x, filter: d }, {
+            strides: 2,
+            pad,
+            dilations: 2,
+            dataFormat: 'NHWC',
+          } as unknown as tf.NamedAttrMap) as T4);
+      // Pools: each pad smaller than its window (TensorFlow's rule; PyTorch's is half the window).
+      const maxPad: typeof pad = [[0, 0], [1, 0], [1, 2], [0, 0]];
+      const avgPad: typeof pad = [[0, 0], [1, 0], [0, 2], [0, 0]];
+      const pools = tf.add(weighted(tf.maxPool(x as T4, [3, 3], [2, 1], maxPad)), weighted(tf.avgPool(x as T4, [2, 3], [1, 2], avgPad)));
+      return tf.add(tf.add(weighted(conv), weighted(dw)), pools);
+    },
+  },
+  {
     name: 'zero op stride 2: x[:, ::2, ::2] * 0, plus a strided-slice path',
     shapes: [[N, 7, 7, C]],
     loss: ([x]) => {
@@ -202,8 +224,14 @@ const CASES: Case[] = [
   },
 ];
 
-describe('forward + backward on wasm matches cpu', () => {
-  it.each(CASES)('$name', async ({ shapes, loss }) => {
+const tensorflow = await tensorflowAvailability();
+const BACKENDS = [
+  { name: 'wasm' as const, skip: '' },
+  { name: 'tensorflow' as const, skip: tensorflow.available ? '' : ` (skipped: ${tensorflow.reason})` },
+];
+
+describe.each(BACKENDS)('forward + backward on $name matches cpu$skip', ({ name, skip }) => {
+  it.skipIf(skip !== '').each(CASES)('$name', async ({ shapes, loss }) => {
     const data = shapes.map((s, i) => randn(s, 1000 + i));
     const run = (ref: boolean) => () => {
       const xs = data.map((d) => tensor(d));
@@ -211,7 +239,7 @@ describe('forward + backward on wasm matches cpu', () => {
       return [value, ...grads];
     };
     const want = await runOn('cpu', run(true));
-    const got = await runOn('wasm', run(false));
+    const got = await runOn(name, run(false));
     expect(got.values.length).toBe(want.values.length);
     for (let i = 0; i < want.values.length; i++) {
       expect(got.shapes[i]).toEqual(want.shapes[i]);

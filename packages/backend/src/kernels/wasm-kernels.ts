@@ -8,37 +8,13 @@ import {
   convInputGrad,
   oneHotExact,
 } from './conv-grads.js';
+import { composite } from './composite.js';
 import { maxPoolInputGrad } from './pool-grads.js';
 
 /** wasm's own kernels that we replaced and delegate to outside our fast paths. */
 const natives = new Map<string, tf.KernelConfig>();
 
 type Shape4 = [number, number, number, number];
-
-/**
- * Runs a composite kernel: the body sees its inputs as tensors and every intermediate it creates is
- * freed. Inputs that arrive as bare TensorInfos get a wrapper that holds its own reference.
- */
-function composite(
-  args: Parameters<tf.KernelFunc>[0],
-  body: (inputs: Record<string, tf.Tensor>) => tf.Tensor,
-): tf.Tensor {
-  const engine = tf.engine();
-  return tf.tidy(() => {
-    const wrapped: Record<string, tf.Tensor> = {};
-    for (const [name, info] of Object.entries(args.inputs)) {
-      if (info == null) continue;
-      if (info instanceof tf.Tensor) {
-        wrapped[name] = info;
-      } else {
-        // The wrapper is disposed with the tidy scope, which drops one backend reference.
-        (args.backend as tf.KernelBackend).incRef(info.dataId);
-        wrapped[name] = engine.makeTensorFromTensorInfo(info);
-      }
-    }
-    return body(wrapped);
-  });
-}
 
 function requireNhwc(kernel: string, dataFormat: string | undefined): void {
   if (dataFormat != null && dataFormat !== 'NHWC') {
