@@ -33,7 +33,9 @@ const profile = process.argv.includes('--profile');
 const chunks = Number(arg('chunks', '1'));
 /** Threads computing gradients (data-parallel over worker threads when > 1). */
 const workers = Number(arg('workers', '1'));
+const size = arg('size', 'paper') as 'paper' | 'embedded';
 
+/** The paper's CIFAR-10 search supernet: 16 channels, 8 cells, 32x32x3. */
 export const SUPERNET: ConfModelDesc = {
   dataset: { name: 'cifar10', channels: 3, n_classes: 10 },
   n_reductions: 2,
@@ -46,6 +48,21 @@ export const SUPERNET: ConfModelDesc = {
   model_stems: { ops: ['stem_conv3x3'], stem_multiplier: 3, init_node_ch: 16 },
   cell: { n_nodes: 4, cell_post_op: 'concate_channels' },
 };
+
+/** The embedded default's search supernet (`nas darts`): 4 channels, 3 cells, 28x28x1. */
+export const EMBEDDED_SUPERNET: ConfModelDesc = {
+  ...SUPERNET,
+  dataset: { name: 'fashion_mnist', channels: 1, n_classes: 10 },
+  n_reductions: 1,
+  n_cells: 3,
+  model_stems: { ops: ['stem_conv3x3'], stem_multiplier: 3, init_node_ch: 4 },
+};
+
+const SIZES = {
+  paper: { supernet: SUPERNET, input: [32, 32, 3] },
+  embedded: { supernet: EMBEDDED_SUPERNET, input: [28, 28, 1] },
+} as const;
+const { supernet, input } = SIZES[size];
 
 /**
  * CPU seconds of each thread of this process (Linux /proc; empty elsewhere). On a shared machine
@@ -75,7 +92,7 @@ class FixedBatches implements BatchSource {
   *[Symbol.iterator](): Iterator<Batch> {
     for (let i = 0; i < this.length; i++) {
       yield {
-        x: tf.randomNormal([batch, 32, 32, 3], 0, 1, 'float32', this.seed + i) as tf.Tensor4D,
+        x: tf.randomNormal([batch, ...input], 0, 1, 'float32', this.seed + i) as tf.Tensor4D,
         y: tf.randomUniform([batch], 0, 10, 'int32', this.seed + i) as tf.Tensor1D,
       };
     }
@@ -87,7 +104,7 @@ async function main() {
   seedEverything(0);
   const c = container.createChildContainer();
   darts.register(c);
-  const desc = c.resolve<ModelDescBuilder>(MODEL_DESC_BUILDER).build(SUPERNET);
+  const desc = c.resolve<ModelDescBuilder>(MODEL_DESC_BUILDER).build(supernet);
   const model = new Model(desc, { container: c, affine: false, droppath: false });
   const stamps: number[] = [];
   // Where each weight step's time went with several threads (post, own chunks, wait, workers').
@@ -168,6 +185,7 @@ async function main() {
   console.log(
     JSON.stringify({
       backend: chosen.name,
+      size,
       reason: chosen.reason,
       workers,
       chunks,

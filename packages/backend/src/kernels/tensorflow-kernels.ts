@@ -132,8 +132,28 @@ const depthwiseConv2dNative: tf.KernelFunc = (args) => {
   if (!nhwc(a.dataFormat) || x.dtype !== 'float32') return delegate(tf.DepthwiseConv2dNative, args);
   const info = tf.backend_util.computeConv2DInfo(x.shape as Shape4, filter.shape as Shape4, a.strides, a.dilations, a.pad, a.dimRoundingMode, true);
   const be = native(args);
-  return be.executeSingleOutput(tf.DepthwiseConv2dNative, convAttrs(be.binding, info), [x, filter]);
+  const dilated = info.dilationHeight > 1 || info.dilationWidth > 1;
+  if (!dilated || nativeDilatedDepthwise !== false) {
+    try {
+      const y = be.executeSingleOutput(tf.DepthwiseConv2dNative, convAttrs(be.binding, info), [x, filter]);
+      if (dilated) nativeDilatedDepthwise = true;
+      return y;
+    } catch (err) {
+      if (!dilated || nativeDilatedDepthwise === true) throw err;
+      nativeDilatedDepthwise = false;
+    }
+  }
+  // TensorFlow's oneDNN kernel takes dilations; its Eigen kernel (TF_ENABLE_ONEDNN_OPTS=0) does not.
+  return composite(args, ({ x: xt, filter: f }) =>
+    tf.engine().runKernel(tf.DepthwiseConv2dNative, { x: xt, filter: spreadFilter(f as tf.Tensor4D, info.dilationHeight, info.dilationWidth) }, {
+      ...a,
+      dilations: [1, 1],
+    } as unknown as tf.NamedAttrMap) as tf.Tensor,
+  );
 };
+
+/** Whether this TensorFlow build's depthwise forward kernel takes dilations (learnt on first use). */
+let nativeDilatedDepthwise: boolean | undefined;
 
 /** [kh,kw,c,m] -> [(kh-1)dh+1, (kw-1)dw+1, c, m], zeros between the taps. */
 function spreadFilter(filter: tf.Tensor4D, dh: number, dw: number): tf.Tensor4D {

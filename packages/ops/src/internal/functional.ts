@@ -77,9 +77,10 @@ export function conv2dPt(x: tf.Tensor4D, w: tf.Tensor4D, g: ConvGeometry): tf.Te
   return dilatedByRewrite(x, w, g);
 }
 
-/** Whether the backend's depthwise kernel takes stride > 1 with dilation > 1 (checked on wasm). */
+/** Whether the backend's depthwise kernel takes stride > 1 with dilation > 1 (wasm; tensorflow through @tsnas/backend). */
 export function stridedDilationIsNative(): boolean {
-  return tf.getBackend() === 'wasm';
+  const backend = tf.getBackend();
+  return backend === 'wasm' || backend === 'tensorflow';
 }
 
 /** Dilated conv from undilated ones (exported for tests). */
