@@ -1,6 +1,6 @@
 // Chooses and initialises the TensorFlow.js backend: tfjs-node-gpu / tfjs-node (libtensorflow,
 // when the user installed one) > wasm (XNNPACK, plus our training kernels) > cpu (pure JS).
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -33,7 +33,21 @@ export interface InitBackendOptions {
    * loads it); later values are ignored and reported in `reason`.
    */
   tensorflow?: TensorflowThreadOptions;
+  /**
+   * For `auto`: the size of the network the run trains, as activations per sample (cells x
+   * channels x height x width). On a CPU-only TensorFlow build, small networks run faster on wasm
+   * (TensorFlow's ~30 us per op dominates), large ones on tensorflow. Unknown: tensorflow.
+   */
+  workload?: number;
 }
+
+/**
+ * The workload above which `auto` takes a CPU-only tensorflow over wasm. Measured on 2 cores
+ * (bench/, DARTS search step, both with 2 gradient threads): the embedded supernet (3 cells x 4
+ * channels x 28x28 = 9,408) ran 1.65 s on wasm vs 2.29 s on tensorflow; the paper supernet (8 x
+ * 16 x 32x32 = 131,072) 19.7 s vs 12.6 s. The ratio crosses 1 near 23,000 (log-linear).
+ */
+export const AUTO_TENSORFLOW_MIN_WORKLOAD = 25_000;
 
 /** A device TensorFlow's runtime sees (from the device lister built with the binding). */
 export interface TensorflowDevice {
@@ -181,6 +195,34 @@ async function initWasm(): Promise<void> {
   await activate('wasm');
 }
 
+/**
+ * Why `auto` takes wasm over a built CPU-only tensorflow for this workload, or undefined when it
+ * does not (no build, a GPU build, unknown or large workload). Reads the build's manifest only:
+ * libtensorflow is not loaded for a run that will not use it.
+ */
+function smallForCpuTensorflow(workload: number | undefined): string | undefined {
+  if (workload == null || workload >= AUTO_TENSORFLOW_MIN_WORKLOAD) return undefined;
+  for (const pkg of NATIVE_PACKAGES) {
+    const resolved = resolvable(pkg);
+    if (resolved == null) continue;
+    const dir = packageDir(resolved);
+    if (!existsSync(path.join(dir, BINDING))) continue;
+    if (buildVariant(dir) !== 'cpu') return undefined;
+    return `wasm, not the CPU tensorflow build: the network is small (${Math.round(workload).toLocaleString('en-US')} activations per sample < ${AUTO_TENSORFLOW_MIN_WORKLOAD.toLocaleString('en-US')}, where TensorFlow's per-op cost dominates; --backend tensorflow to override); XNNPACK with @tsnas/backend training kernels`;
+  }
+  return undefined;
+}
+
+/** 'cpu' or 'gpu' from the linked build's manifest (scripts/setup-tensorflow.mjs). */
+function buildVariant(tfjsNodeDir: string): string | undefined {
+  try {
+    const build = path.dirname(realpathSync(path.join(tfjsNodeDir, 'deps')));
+    return (JSON.parse(readFileSync(path.join(build, 'manifest.json'), 'utf8')) as { variant?: string }).variant;
+  } catch {
+    return undefined;
+  }
+}
+
 let threadsApplied: string | undefined;
 
 /**
@@ -255,7 +297,8 @@ function devicesAddon(tfjsNodeDir: string): DevicesAddon | undefined {
  *   BackendError (exitCode 2) with the install command when neither is installed.
  * - `wasm`: XNNPACK through WebAssembly (single-threaded in Node), with our gradient kernels.
  * - `cpu`: the pure-JavaScript reference backend.
- * - `auto` (default): tensorflow if importable, else wasm, else cpu.
+ * - `auto` (default): tensorflow if built, except a CPU-only build for a small `workload` (see
+ *   AUTO_TENSORFLOW_MIN_WORKLOAD), else wasm, else cpu.
  */
 export async function initBackend(options: InitBackendOptions = {}): Promise<BackendInfo> {
   const choice = options.backend ?? 'auto';
@@ -267,6 +310,11 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
   registerTrainingGradients();
 
   if (choice === 'tensorflow' || choice === 'auto') {
+    const small = choice === 'auto' ? smallForCpuTensorflow(options.workload) : undefined;
+    if (small) {
+      await initWasm();
+      return { name: 'wasm', package: '@tensorflow/tfjs-backend-wasm', reason: `auto: ${small}` };
+    }
     const threads = applyTensorflowThreads(options.tensorflow);
     const probe = await probeNative();
     if (probe.ok) {

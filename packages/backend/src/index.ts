@@ -1,4 +1,5 @@
 export {
+  AUTO_TENSORFLOW_MIN_WORKLOAD,
   BACKEND_CHOICES,
   type BackendChoice,
   type BackendInfo,
@@ -6,6 +7,8 @@ export {
   type InitBackendOptions,
   initBackend,
   NATIVE_PACKAGES,
+  type TensorflowDevice,
+  type TensorflowThreadOptions,
   wasmBinariesDir,
 } from './backend.js';
 export { BackendError, TensorLeakError } from './errors.js';
@@ -19,6 +22,7 @@ export {
 export { dilateFilter, registerTrainingGradients } from './kernels/training-gradients.js';
 export { stridedSliceGrad } from './kernels/slice-grad.js';
 export { maxPoolInputGrad } from './kernels/pool-grads.js';
+export { registerTensorflowKernels, tensorflowKernels } from './kernels/tensorflow-kernels.js';
 export { registerWasmTrainingKernels, wasmTrainingKernels } from './kernels/wasm-kernels.js';
 export { assertNoLeak, assertNoLeakAsync, type MemorySnapshot, memoryCheck } from './memory.js';
 export * from './seed.js';

@@ -135,6 +135,10 @@ export const commonSchema = z.looseObject({
   checkpoint: checkpointSchema,
   resume: z.boolean(),
   logdir: z.string().optional(),
+  /** TensorFlow's thread pools (backend tensorflow); 0 = auto. */
+  tensorflow: z
+    .looseObject({ intra_op_threads: count().optional(), inter_op_threads: count().optional() })
+    .optional(),
 });
 
 /** The keys every tsnas run needs, with Archai's names; anything else passes through. */

@@ -17,6 +17,7 @@ import {
 import { Trainer } from '@tsnas/trainer';
 import { container as rootContainer, type DependencyContainer } from 'tsyringe';
 import { loadRunConfig, type ProfileKind } from './config.js';
+import { runBackendOptions } from './backend-options.js';
 import { UsageError } from './errors.js';
 import { FinalizerRegistry } from './finalizers.js';
 import {
@@ -67,6 +68,8 @@ export interface Summary {
   dataset: string;
   backend: string;
   backend_reason: string;
+  /** tensorflow: the devices TensorFlow saw (name, type, memory). */
+  backend_devices?: { name: string; type: string; memoryBytes: number }[];
   seed: number;
   profile: ProfileKind;
   versions: Record<string, string>;
@@ -157,7 +160,9 @@ export class ExperimentRunner {
     const configText = dumpConfig(conf);
     this.prepareExpDir(expDir, configText, resume);
 
-    const backend = await initBackend({ backend: opts.backend ?? conf.common.backend ?? 'auto' });
+    const backend = await initBackend(
+      runBackendOptions(conf, opts.backend ?? conf.common.backend ?? 'auto', opts.evalOnly === true),
+    );
     emit({ kind: 'info', phase: 'run', message: `backend ${backend.name}: ${backend.reason}` });
     const seed = Number(conf.common.seed);
     const summaryFile = join(expDir, 'summary.json');
@@ -170,6 +175,7 @@ export class ExperimentRunner {
       dataset: datasetName,
       backend: backend.name,
       backend_reason: backend.reason,
+      ...(backend.devices ? { backend_devices: backend.devices } : {}),
       seed,
       profile,
       versions: versions(),

@@ -14,8 +14,8 @@ export interface ReplicaRecipe {
   args: unknown;
   /** The training loss (the trainer's label_smoothing, aux_weight). */
   loss: LossConf;
-  /** The tfjs backend the worker initialises: the main thread's ('wasm' or 'cpu'). */
-  backend: 'wasm' | 'cpu';
+  /** The tfjs backend the worker initialises: the main thread's. */
+  backend: 'wasm' | 'cpu' | 'tensorflow';
   /** Seeds the worker's library RNG (weight init is overwritten by the first state sync anyway). */
   seed?: number;
 }

@@ -153,12 +153,16 @@ export interface ModelRecipeOptions {
   seed?: number;
 }
 
-/** The tfjs backend a worker can mirror; a native (tensorflow) backend is multi-threaded itself. */
-export function replicaBackend(): 'wasm' | 'cpu' {
+/**
+ * The tfjs backend a worker mirrors: the main thread's. On tensorflow each worker thread gets its
+ * own TensorFlow context in the same library (tfjs-node's binding keeps per-thread state), so the
+ * thread pools multiply: the run gives TensorFlow cores / workers intra-op threads (runner).
+ */
+export function replicaBackend(): 'wasm' | 'cpu' | 'tensorflow' {
   const name = tf.getBackend();
-  if (name === 'wasm' || name === 'cpu') return name;
+  if (name === 'wasm' || name === 'cpu' || name === 'tensorflow') return name;
   throw new ParallelSetupError(
-    `data-parallel training needs the wasm or cpu backend (one thread each), not '${name}': set common.workers=1`,
+    `data-parallel training needs the wasm, cpu or tensorflow backend, not '${name}': set common.workers=1`,
   );
 }
 

@@ -52,7 +52,7 @@ export function createGradientEngine(setup: GradientEngineSetup): { engine: Grad
   const workers = resolveWorkers(setup.workers, key);
   if (workers === 1) return { engine: new InProcessGradientEngine(), note: 'gradients: 1 thread' };
   const backend = tf.getBackend();
-  if (backend !== 'wasm' && backend !== 'cpu') {
+  if (backend !== 'wasm' && backend !== 'cpu' && backend !== 'tensorflow') {
     return {
       engine: new InProcessGradientEngine(),
       note: `gradients: 1 thread (${key}=${workers} ignored: the ${backend} backend uses every core itself)`,
