@@ -1,7 +1,9 @@
 // Every package is installable alone: pack @tsnas/descs, @tsnas/ops and what they need at run time
 // (@tsnas/backend) with `pnpm pack` (which rewrites workspace:^ to versions), install the tarballs
-// into a fresh project outside the workspace with `pnpm install --offline` (third-party packages
-// come from the local pnpm store, never the network), and build the DARTS paper network there.
+// into a fresh project outside the workspace with `pnpm install --prefer-offline` (third-party
+// packages come from the pnpm store the workspace install filled; only registry metadata the
+// store's cache lacks is fetched, which a fresh machine's store does: `--offline` failed there
+// with ERR_PNPM_NO_OFFLINE_META), and build the DARTS paper network there.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -92,7 +94,7 @@ describe('installing packages alone from their tarballs', () => {
     expect(missing).toEqual([]);
   });
 
-  it('installs offline into a fresh project and builds DARTS_V2 there (3,825,768 params)', {
+  it('installs into a fresh project from the tarballs and builds DARTS_V2 there (3,825,768 params)', {
     timeout: 120_000,
   }, () => {
     // A project outside the workspace; overrides make ops' dependencies on backend and descs use
@@ -109,7 +111,7 @@ describe('installing packages alone from their tarballs', () => {
         pnpm: { overrides: fileSpecs },
       }),
     );
-    pnpm(['install', '--offline'], project);
+    pnpm(['install', '--prefer-offline'], project);
     for (const name of Object.keys(tarballs)) {
       // Installed copies, not links back into the workspace.
       expect(realpathSync(join(project, 'node_modules', name))).not.toContain(PACKAGES);
