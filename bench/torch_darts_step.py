@@ -4,7 +4,9 @@ A DARTS search supernet written for this benchmark (Archai's op definitions: poo
 op BatchNorms not affine, stem BN affine, one stem shared by s0 and s1), NCHW on the CPU. One step
 is one architecture step (forward + backward to the alphas on a validation batch, Adam) plus one
 weight step (forward + backward on a training batch, gradient clipping at 5, SGD with momentum).
-Prints one JSON object. Usage: python3 torch_darts_step.py THREADS [STEPS] [WARMUP]
+Prints one JSON object. Usage: python3 torch_darts_step.py THREADS [STEPS] [WARMUP] [SIZE]
+SIZE is `paper` (16 channels, 8 cells, 32x32x3; default) or `embedded` (the `nas darts` default:
+4 channels, 3 cells with one reduction, 28x28x1).
 """
 
 import json
@@ -123,15 +125,17 @@ class Cell(nn.Module):
 
 
 class Network(nn.Module):
-    def __init__(self, c=16, n_classes=10, layers=8, n_nodes=4, stem_mult=3):
+    def __init__(self, c=16, n_classes=10, layers=8, n_nodes=4, stem_mult=3, in_ch=3, reductions=None):
         super().__init__()
         c_curr = stem_mult * c
-        self.stem = nn.Sequential(nn.Conv2d(3, c_curr, 3, padding=1, bias=False), nn.BatchNorm2d(c_curr))
+        self.stem = nn.Sequential(nn.Conv2d(in_ch, c_curr, 3, padding=1, bias=False), nn.BatchNorm2d(c_curr))
+        if reductions is None:
+            reductions = [layers // 3, 2 * layers // 3]
         c_pp, c_p, c_curr = c_curr, c_curr, c
         self.cells = nn.ModuleList()
         reduction_prev = False
         for i in range(layers):
-            reduction = i in [layers // 3, 2 * layers // 3]
+            reduction = i in reductions
             if reduction:
                 c_curr *= 2
             cell = Cell(n_nodes, c_pp, c_p, c_curr, reduction, reduction_prev)
@@ -162,14 +166,20 @@ def main():
     threads = int(sys.argv[1]) if len(sys.argv) > 1 else 1
     steps = int(sys.argv[2]) if len(sys.argv) > 2 else 10
     warmup = int(sys.argv[3]) if len(sys.argv) > 3 else 2
+    size = sys.argv[4] if len(sys.argv) > 4 else 'paper'
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     batch = 32
-    model = Network()
+    if size == 'embedded':
+        model, shape = Network(c=4, layers=3, in_ch=1, reductions=[1]), (1, 28, 28)
+    elif size == 'paper':
+        model, shape = Network(), (3, 32, 32)
+    else:
+        sys.exit(f'size: expected paper or embedded, got {size!r}')
     w_opt = torch.optim.SGD(model.weights(), lr=0.025, momentum=0.9, weight_decay=3e-4)
     a_opt = torch.optim.Adam(model.arch(), lr=3e-4, betas=(0.5, 0.999), weight_decay=1e-3)
-    x, y = torch.randn(batch, 3, 32, 32), torch.randint(0, 10, (batch,))
-    xv, yv = torch.randn(batch, 3, 32, 32), torch.randint(0, 10, (batch,))
+    x, y = torch.randn(batch, *shape), torch.randint(0, 10, (batch,))
+    xv, yv = torch.randn(batch, *shape), torch.randint(0, 10, (batch,))
     times = []
     for i in range(warmup + steps):
         t0 = time.perf_counter()
@@ -185,6 +195,7 @@ def main():
     n_weights = sum(p.numel() for p in model.weights())
     print(json.dumps({
         'threads': threads,
+        'size': size,
         'torch': torch.__version__,
         'weights': n_weights,
         'steps': steps,

@@ -13,6 +13,10 @@ git clone --quiet --no-local "$root" "$work/repo" || exit 2
 # CI lays a copy of shared/ beside the clone.
 if [ -d "$root/../shared" ]; then cp -r "$root/../shared" "$work/shared"; fi
 mkdir -p "$work/home" "$work/cache" "$work/data" "$work/config"
+# pip's configuration is the machine's, not a cache (here it names the local wheel index): keep it.
+for conf in "${XDG_CONFIG_HOME:-$HOME/.config}/pip/pip.conf" "$HOME/.pip/pip.conf"; do
+  if [ -f "$conf" ]; then mkdir -p "$work/config/pip" && cp "$conf" "$work/config/pip/pip.conf" && break; fi
+done
 echo "ci:fresh: $(git -C "$work/repo" log --oneline -1) in $work, empty HOME, caches and pnpm store" >&2
 cd "$work/repo" || exit 2
 env -u PNPM_HOME -u npm_config_store_dir -u TSNAS_CACHE_DIR \

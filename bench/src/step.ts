@@ -1,7 +1,9 @@
 // One backend's measurement, run in its own process by run.ts (so a slow backend can be stopped):
 // the DARTS first-order search step (arch step: forward + backward to the alphas on a validation
-// batch, Adam; weight step: forward + backward, clip, SGD) on the 16-channel, 8-cell, 4-node
-// CIFAR-10 supernet at batch 32, timed per step after warm-up. Prints one JSON line.
+// batch, Adam; weight step: forward + backward, clip, SGD) at batch 32 on the paper's CIFAR-10
+// supernet (--size paper: 16 channels, 8 cells) or the embedded default's (--size embedded: 4
+// channels, 3 cells, 28x28x1), timed per step after warm-up. Prints a progress line after the
+// first step, then one JSON line with the result.
 import 'reflect-metadata';
 import darts, { BilevelArchTrainer } from '@tsnas/algo-darts';
 import { initBackend, seedEverything } from '@tsnas/backend';
@@ -18,6 +20,7 @@ import {
 } from '@tsnas/trainer';
 import * as tf from '@tensorflow/tfjs-core';
 import { readdirSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { container } from 'tsyringe';
 
@@ -100,13 +103,18 @@ class FixedBatches implements BatchSource {
 }
 
 async function main() {
-  const chosen = await initBackend({ backend });
+  // TensorFlow's pools sized as a run sizes them (runner: cores / gradient threads, 1 inter-op).
+  const chosen = await initBackend({
+    backend,
+    tensorflow: { intraOpThreads: Math.max(1, Math.floor(availableParallelism() / workers)), interOpThreads: 1 },
+  });
   seedEverything(0);
   const c = container.createChildContainer();
   darts.register(c);
   const desc = c.resolve<ModelDescBuilder>(MODEL_DESC_BUILDER).build(supernet);
   const model = new Model(desc, { container: c, affine: false, droppath: false });
   const stamps: number[] = [];
+  let start = performance.now();
   // Where each weight step's time went with several threads (post, own chunks, wait, workers').
   const timings: ComputeTimings[] = [];
   let cpuAtStart = new Map<string, number>();
@@ -140,13 +148,14 @@ async function main() {
       onEvent: (e) => {
         if (e.kind !== 'step') return;
         stamps.push(performance.now());
+        // run.ts stops a backend whose first step exceeds its budget; this line says it finished.
+        if (stamps.length === 1) console.log(JSON.stringify({ progress: 'first_step', ms: Math.round(stamps[0] - start) }));
         if (gradients) timings.push(gradients.lastTimings());
         if (stamps.length === warmup) cpuAtStart = threadCpuSeconds();
       },
       ...(gradients ? { gradients } : {}),
     },
   );
-  let kernels: [string, number][] = [];
   if (profile) {
     // One profiled step after warm-up: where the time goes, by kernel.
     await trainer.fit({ train: new FixedBatches(warmup, 1), val: new FixedBatches(1000, 5000), test: null });
@@ -155,20 +164,26 @@ async function main() {
       await t2.fit({ train: new FixedBatches(1, 7), val: new FixedBatches(1, 9), test: null });
       t2.dispose();
     });
-    const agg = new Map<string, number>();
-    for (const k of info.kernels) agg.set(k.name, (agg.get(k.name) ?? 0) + Number(k.kernelTimeMs));
-    kernels = [...agg].sort((a, b) => b[1] - a[1]).slice(0, 15);
+    const agg = new Map<string, [number, number]>();
+    for (const k of info.kernels) {
+      const [ms, calls] = agg.get(k.name) ?? [0, 0];
+      agg.set(k.name, [ms + Number(k.kernelTimeMs), calls + 1]);
+    }
+    const top = [...agg].sort((a, b) => b[1][0] - a[1][0]).slice(0, 10);
     console.log(
       JSON.stringify({
         backend: chosen.name,
+        size,
+        batch,
         kernel_count: info.kernels.length,
-        kernels_ms: Object.fromEntries(kernels.map(([k, v]) => [k, Math.round(v)])),
+        kernel_ms_total: Math.round([...agg.values()].reduce((t, [ms]) => t + ms, 0)),
+        top_kernels: top.map(([name, [ms, calls]]) => ({ name, ms: Math.round(ms), calls })),
       }),
     );
     return;
   }
   cpuAtStart = threadCpuSeconds();
-  const start = performance.now();
+  start = performance.now();
   await trainer.fit({
     train: new FixedBatches(warmup + steps, 1),
     val: new FixedBatches(1000, 5000),
