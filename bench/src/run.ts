@@ -56,7 +56,22 @@ function runTsnas(backend: string, size: Size, extra: string[] = []): Promise<an
     const started = performance.now();
     const child = spawn(
       process.execPath,
-      [join(here, 'step.js'), '--backend', backend, '--size', size, '--steps', steps, '--warmup', warmup, '--chunks', chunks, '--workers', workers, ...extra],
+      [
+        join(here, 'step.js'),
+        '--backend',
+        backend,
+        '--size',
+        size,
+        '--steps',
+        steps,
+        '--warmup',
+        warmup,
+        '--chunks',
+        chunks,
+        '--workers',
+        workers,
+        ...extra,
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let out = '';
@@ -68,7 +83,10 @@ function runTsnas(backend: string, size: Size, extra: string[] = []): Promise<an
       child.kill('SIGKILL');
     };
     const budget = setTimeout(() => {
-      if (!firstStep) stop(`too slow: its first step did not finish within the ${firstStepBudget} s budget (--first-step-budget)`);
+      if (!firstStep)
+        stop(
+          `too slow: its first step did not finish within the ${firstStepBudget} s budget (--first-step-budget)`,
+        );
     }, firstStepBudget * 1000);
     const limit = setTimeout(() => stop('stopped after an hour'), 3600_000);
     child.stdout.on('data', (d: Buffer) => {
@@ -83,9 +101,14 @@ function runTsnas(backend: string, size: Size, extra: string[] = []): Promise<an
       clearTimeout(limit);
       const wall = Math.round((performance.now() - started) / 1000);
       if (stopped) return resolvePromise({ backend, skipped: stopped, wall_s: wall });
-      const result = jsonLines(out).filter((l) => l.progress === undefined).at(-1);
+      const result = jsonLines(out)
+        .filter((l) => l.progress === undefined)
+        .at(-1);
       if (code !== 0 || !result) {
-        const lines = (err || out).trim().split('\n').filter((l) => !/^(W|I)0000|^WARNING: All log/.test(l));
+        const lines = (err || out)
+          .trim()
+          .split('\n')
+          .filter((l) => !/^(W|I)0000|^WARNING: All log/.test(l));
         return resolvePromise({ backend, error: lines.slice(-3).join(' | ') });
       }
       resolvePromise({ ...result, wall_s: wall });
@@ -95,7 +118,10 @@ function runTsnas(backend: string, size: Size, extra: string[] = []): Promise<an
 
 /** Pythons that can import torch: Debian's system one, then $TSNAS_TORCH_PYTHONS. */
 function torchPythons(): { python: string; version: string }[] {
-  const candidates = ['/usr/bin/python3', ...(process.env.TSNAS_TORCH_PYTHONS ?? '').split(':').filter(Boolean)];
+  const candidates = [
+    '/usr/bin/python3',
+    ...(process.env.TSNAS_TORCH_PYTHONS ?? '').split(':').filter(Boolean),
+  ];
   const found: { python: string; version: string }[] = [];
   for (const py of candidates) {
     const r = spawnSync(py, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
@@ -110,7 +136,12 @@ function runTorch(py: string, threads: number, size: Size): any {
     timeout: 3600_000,
     env: { ...process.env, OMP_NUM_THREADS: String(threads) },
   });
-  return jsonLines(r.stdout ?? '').at(-1) ?? { threads, error: (r.stderr ?? '').trim().split('\n').slice(-2).join(' | ') };
+  return (
+    jsonLines(r.stdout ?? '').at(-1) ?? {
+      threads,
+      error: (r.stderr ?? '').trim().split('\n').slice(-2).join(' | '),
+    }
+  );
 }
 
 const pythons = process.argv.includes('--no-torch') ? [] : torchPythons();
@@ -141,7 +172,9 @@ for (const size of sizes) {
   }
   if (pythons.length === 0) {
     entry.torch = {
-      skipped: process.argv.includes('--no-torch') ? '--no-torch' : 'no Python with torch found (apt-get install python3-torch; or TSNAS_TORCH_PYTHONS)',
+      skipped: process.argv.includes('--no-torch')
+        ? '--no-torch'
+        : 'no Python with torch found (apt-get install python3-torch; or TSNAS_TORCH_PYTHONS)',
     };
   } else {
     entry.torch = { runs: [] as any[] };
@@ -152,7 +185,9 @@ for (const size of sizes) {
         process.stderr.write(`bench ${size} torch ${version} ${threads} thread(s): ${JSON.stringify(t)}\n`);
       }
     }
-    const best = entry.torch.runs.filter((t: any) => typeof t.median_ms === 'number').sort((a: any, b: any) => a.median_ms - b.median_ms)[0];
+    const best = entry.torch.runs
+      .filter((t: any) => typeof t.median_ms === 'number')
+      .sort((a: any, b: any) => a.median_ms - b.median_ms)[0];
     entry.torch.best_ms = best?.median_ms ?? null;
     entry.torch.best = best ? { torch: best.torch, threads: best.threads, python: best.python } : null;
   }
@@ -161,7 +196,8 @@ for (const size of sizes) {
   entry.fastest_backend = fastest?.backend ?? null;
   entry.tsnas_ms = fastest?.median_ms ?? null;
   entry.torch_ms = entry.torch.best_ms ?? null;
-  entry.ratio_vs_torch = entry.torch_ms && entry.tsnas_ms ? Number((entry.torch_ms / entry.tsnas_ms).toFixed(4)) : null;
+  entry.ratio_vs_torch =
+    entry.torch_ms && entry.tsnas_ms ? Number((entry.torch_ms / entry.tsnas_ms).toFixed(4)) : null;
   result.sizes[size] = entry;
 }
 const ratios = Object.values(result.sizes)

@@ -106,7 +106,10 @@ async function main() {
   // TensorFlow's pools sized as a run sizes them (runner: cores / gradient threads, 1 inter-op).
   const chosen = await initBackend({
     backend,
-    tensorflow: { intraOpThreads: Math.max(1, Math.floor(availableParallelism() / workers)), interOpThreads: 1 },
+    tensorflow: {
+      intraOpThreads: Math.max(1, Math.floor(availableParallelism() / workers)),
+      interOpThreads: 1,
+    },
   });
   seedEverything(0);
   const c = container.createChildContainer();
@@ -149,7 +152,8 @@ async function main() {
         if (e.kind !== 'step') return;
         stamps.push(performance.now());
         // run.ts stops a backend whose first step exceeds its budget; this line says it finished.
-        if (stamps.length === 1) console.log(JSON.stringify({ progress: 'first_step', ms: Math.round(stamps[0] - start) }));
+        if (stamps.length === 1)
+          console.log(JSON.stringify({ progress: 'first_step', ms: Math.round(stamps[0] - start) }));
         if (gradients) timings.push(gradients.lastTimings());
         if (stamps.length === warmup) cpuAtStart = threadCpuSeconds();
       },

@@ -5,14 +5,22 @@
 // `--if-possible` (the workspace's postinstall) turns every failure into one line and exit 0, so
 // an install without pip or a compiler still ends with the wasm backend.
 import { parseArgs } from 'node:util';
-import { linkedBuild, SetupError, setupTensorflow, verifyBuild, findTfjsNode } from '../scripts/setup-tensorflow.mjs';
+import {
+  linkedBuild,
+  SetupError,
+  setupTensorflow,
+  verifyBuild,
+  findTfjsNode,
+} from '../scripts/setup-tensorflow.mjs';
 
 const USAGE = `usage: tsnas-backend setup-tensorflow [--gpu] [--version V] [--wheel FILE] [--force] [--if-possible]
        tsnas-backend tensorflow-info`;
 
 function fail(message, ifPossible) {
   if (ifPossible) {
-    process.stderr.write(`tsnas: tensorflow backend not set up (${message.split('\n')[0]}); tsnas will use wasm. Retry with: pnpm --filter @tsnas/backend exec tsnas-backend setup-tensorflow\n`);
+    process.stderr.write(
+      `tsnas: tensorflow backend not set up (${message.split('\n')[0]}); tsnas will use wasm. Retry with: pnpm --filter @tsnas/backend exec tsnas-backend setup-tensorflow\n`,
+    );
     process.exit(0);
   }
   process.stderr.write(`tsnas-backend: ${message}\n`);
@@ -69,7 +77,9 @@ if (command === 'setup-tensorflow') {
   const buildDir = linkedBuild(tfjsNode);
   if (buildDir == null) fail('no tensorflow backend is set up; run: tsnas-backend setup-tensorflow', false);
   try {
-    process.stdout.write(`${JSON.stringify({ buildDir, tfjsNode, ...verifyBuild(buildDir, tfjsNode) }, null, 2)}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ buildDir, tfjsNode, ...verifyBuild(buildDir, tfjsNode) }, null, 2)}\n`,
+    );
   } catch (err) {
     fail(err.message, false);
   }

@@ -77,7 +77,17 @@ function findNodeGyp() {
     return createRequire(path.join(packageRoot, 'package.json')).resolve('node-gyp/bin/node-gyp.js');
   } catch {
     const candidates = [
-      path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
+      path.join(
+        path.dirname(process.execPath),
+        '..',
+        'lib',
+        'node_modules',
+        'npm',
+        'node_modules',
+        'node-gyp',
+        'bin',
+        'node-gyp.js',
+      ),
       process.env.npm_config_node_gyp,
     ].filter(Boolean);
     return candidates.find((c) => existsSync(c));
@@ -98,7 +108,12 @@ function run(cmd, args, { cwd, quiet = false, env } = {}) {
     encoding: 'utf8',
   });
   if (r.error) return { ok: false, output: r.error.message };
-  return { ok: r.status === 0, stdout: r.stdout ?? '', output: `${r.stdout ?? ''}${r.stderr ?? ''}`, status: r.status };
+  return {
+    ok: r.status === 0,
+    stdout: r.stdout ?? '',
+    output: `${r.stdout ?? ''}${r.stderr ?? ''}`,
+    status: r.status,
+  };
 }
 
 function python(env) {
@@ -117,7 +132,8 @@ export function checkPrerequisites(env = process.env, { needPip = true } = {}) {
   if (!run(env.CXX || 'c++', ['--version'], { quiet: true }).ok) missing.push('a C++ compiler (c++)');
   if (!run('make', ['--version'], { quiet: true }).ok) missing.push('make');
   if (findNodeGyp() == null) missing.push('node-gyp');
-  if (findNodeDir() == null) missing.push(`Node's headers (include/node/node_api.h next to ${process.execPath}; set TSNAS_NODEDIR)`);
+  if (findNodeDir() == null)
+    missing.push(`Node's headers (include/node/node_api.h next to ${process.execPath}; set TSNAS_NODEDIR)`);
   return missing;
 }
 
@@ -129,10 +145,26 @@ function log(msg) {
 function downloadWheels({ variant, version, dir, env }) {
   const name = variant === 'gpu' ? 'tensorflow' : 'tensorflow-cpu';
   log(`downloading ${name}==${version} with pip (about ${variant === 'gpu' ? '600' : '270'} MB)...`);
-  const args = ['-m', 'pip', 'download', `${name}==${version}`, '--no-deps', '--only-binary=:all:', '--progress-bar', 'on', '-d', dir];
+  const args = [
+    '-m',
+    'pip',
+    'download',
+    `${name}==${version}`,
+    '--no-deps',
+    '--only-binary=:all:',
+    '--progress-bar',
+    'on',
+    '-d',
+    dir,
+  ];
   const r = run(python(env), args);
-  if (!r.ok) throw new SetupError(`pip download ${name}==${version} failed (exit ${r.status}); set TSNAS_TENSORFLOW_WHEEL to a wheel file to skip the download`);
-  const wheels = readdirSync(dir).filter((f) => f.endsWith('.whl')).map((f) => path.join(dir, f));
+  if (!r.ok)
+    throw new SetupError(
+      `pip download ${name}==${version} failed (exit ${r.status}); set TSNAS_TENSORFLOW_WHEEL to a wheel file to skip the download`,
+    );
+  const wheels = readdirSync(dir)
+    .filter((f) => f.endsWith('.whl'))
+    .map((f) => path.join(dir, f));
   const tfWheel = wheels.find((w) => path.basename(w).startsWith(name.replace('-', '_')));
   if (tfWheel == null) throw new SetupError(`pip download ${name}==${version} left no wheel in ${dir}`);
   const cuda = variant === 'gpu' ? downloadCudaWheels({ tfWheel, dir, env }) : [];
@@ -142,14 +174,31 @@ function downloadWheels({ variant, version, dir, env }) {
 /** The `and-cuda` extra of the GPU wheel: NVIDIA's CUDA runtime wheels (cuDNN, cuBLAS, ...). */
 function downloadCudaWheels({ tfWheel, dir, env }) {
   const meta = run(python(env), ['-c', PY_CUDA_REQUIREMENTS, tfWheel], { quiet: true });
-  if (!meta.ok) throw new SetupError(`could not read the CUDA requirements of ${tfWheel}: ${meta.output.trim()}`);
-  const reqs = meta.stdout.split('\n').map((l) => l.trim()).filter(Boolean);
+  if (!meta.ok)
+    throw new SetupError(`could not read the CUDA requirements of ${tfWheel}: ${meta.output.trim()}`);
+  const reqs = meta.stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   if (reqs.length === 0) return [];
   log(`downloading the CUDA libraries TensorFlow names (${reqs.length} wheels, several GB)...`);
   const cudaDir = path.join(dir, 'cuda');
-  const r = run(python(env), ['-m', 'pip', 'download', ...reqs, '--no-deps', '--only-binary=:all:', '--progress-bar', 'on', '-d', cudaDir]);
+  const r = run(python(env), [
+    '-m',
+    'pip',
+    'download',
+    ...reqs,
+    '--no-deps',
+    '--only-binary=:all:',
+    '--progress-bar',
+    'on',
+    '-d',
+    cudaDir,
+  ]);
   if (!r.ok) throw new SetupError(`pip download of the CUDA wheels failed (${reqs.join(' ')})`);
-  return readdirSync(cudaDir).filter((f) => f.endsWith('.whl')).map((f) => path.join(cudaDir, f));
+  return readdirSync(cudaDir)
+    .filter((f) => f.endsWith('.whl'))
+    .map((f) => path.join(cudaDir, f));
 }
 
 // Requirements of a wheel marked `extra == "and-cuda"`, one per line (markers dropped).
@@ -181,7 +230,7 @@ for info in z.infolist():
     elif name.startswith(headers):
         dest = os.path.join(deps, 'include', name[len('tensorflow/include/'):])
     elif name.startswith('nvidia/') and '/lib/' in name and '.so' in name:
-        dest = os.path.join(deps, name)
+        dest = os.path.join(deps, name)  # deps/nvidia/<lib>/lib/...
     else:
         continue
     os.makedirs(os.path.dirname(dest), exist_ok=True)
@@ -196,7 +245,9 @@ function extractWheel(wheel, deps, env, { expectLibraries }) {
   const r = run(python(env), ['-c', PY_EXTRACT, wheel, deps], { quiet: true });
   if (!r.ok) throw new SetupError(`could not extract ${wheel}: ${r.output.trim().split('\n').pop()}`);
   if (expectLibraries && Number.parseInt(r.stdout.trim(), 10) !== 2) {
-    throw new SetupError(`${wheel} holds no tensorflow/libtensorflow_cc.so.2 and libtensorflow_framework.so.2: is it a TensorFlow wheel?`);
+    throw new SetupError(
+      `${wheel} holds no tensorflow/libtensorflow_cc.so.2 and libtensorflow_framework.so.2: is it a TensorFlow wheel?`,
+    );
   }
 }
 
@@ -217,7 +268,11 @@ function nodeGyp(dir, extraArgs, env) {
   const gyp = findNodeGyp();
   const nodedir = findNodeDir();
   const args = [gyp, 'rebuild', `--nodedir=${nodedir}`, ...extraArgs];
-  const r = run(process.execPath, args, { cwd: dir, quiet: true, env: { ...env, npm_config_loglevel: 'error' } });
+  const r = run(process.execPath, args, {
+    cwd: dir,
+    quiet: true,
+    env: { ...env, npm_config_loglevel: 'error' },
+  });
   if (!r.ok) {
     const tail = r.output.trim().split('\n').slice(-15).join('\n');
     throw new SetupError(`node-gyp failed in ${dir}:\n${tail}`);
@@ -232,7 +287,15 @@ function buildAddons({ tfjsNodeDir, staging, env }) {
   cpSync(path.join(tfjsNodeDir, 'binding.gyp'), path.join(bindingSrc, 'binding.gyp'));
   symlinkSync(path.join(staging, 'deps'), path.join(bindingSrc, 'deps'));
   log('compiling the tfjs-node binding (node-gyp)...');
-  nodeGyp(bindingSrc, ['--module_name=tfjs_binding', `--module_path=./lib/napi-v${NAPI_VERSION}`, `--napi_build_version=${NAPI_VERSION}`], env);
+  nodeGyp(
+    bindingSrc,
+    [
+      '--module_name=tfjs_binding',
+      `--module_path=./lib/napi-v${NAPI_VERSION}`,
+      `--napi_build_version=${NAPI_VERSION}`,
+    ],
+    env,
+  );
   const out = path.join(staging, 'lib', `napi-v${NAPI_VERSION}`);
   mkdirSync(out, { recursive: true });
   cpSync(path.join(bindingSrc, 'build', 'Release', 'tfjs_binding.node'), path.join(out, 'tfjs_binding.node'));
@@ -241,7 +304,10 @@ function buildAddons({ tfjsNodeDir, staging, env }) {
   cpSync(path.join(packageRoot, 'native'), devicesSrc, { recursive: true });
   symlinkSync(path.join(staging, 'deps'), path.join(devicesSrc, 'deps'));
   nodeGyp(devicesSrc, [], env);
-  cpSync(path.join(devicesSrc, 'build', 'Release', 'tsnas_tf_devices.node'), path.join(out, 'tsnas_tf_devices.node'));
+  cpSync(
+    path.join(devicesSrc, 'build', 'Release', 'tsnas_tf_devices.node'),
+    path.join(out, 'tsnas_tf_devices.node'),
+  );
   rmSync(bindingSrc, { recursive: true, force: true });
   rmSync(devicesSrc, { recursive: true, force: true });
 }
@@ -251,7 +317,9 @@ export function linkIntoPackage(buildDir, tfjsNodeDir) {
   const deps = path.join(tfjsNodeDir, 'deps');
   if (existsSync(deps) || isSymlink(deps)) {
     if (!isSymlink(deps)) {
-      throw new SetupError(`${deps} exists and is not a link made by tsnas; remove it to let tsnas link its build`);
+      throw new SetupError(
+        `${deps} exists and is not a link made by tsnas; remove it to let tsnas link its build`,
+      );
     }
     rmSync(deps, { force: true });
   }
@@ -259,7 +327,10 @@ export function linkIntoPackage(buildDir, tfjsNodeDir) {
   const libDir = path.join(tfjsNodeDir, 'lib', `napi-v${NAPI_VERSION}`);
   mkdirSync(libDir, { recursive: true });
   // A copy, not a link: the binding finds deps/lib through $ORIGIN/../../deps/lib.
-  cpSync(path.join(buildDir, 'lib', `napi-v${NAPI_VERSION}`, 'tfjs_binding.node'), path.join(libDir, 'tfjs_binding.node'));
+  cpSync(
+    path.join(buildDir, 'lib', `napi-v${NAPI_VERSION}`, 'tfjs_binding.node'),
+    path.join(libDir, 'tfjs_binding.node'),
+  );
 }
 
 function isSymlink(p) {
@@ -294,8 +365,14 @@ export function verifyBuild(buildDir, tfjsNodeDir, env = process.env) {
     const devices = require(${JSON.stringify(path.join(buildDir, 'lib', `napi-v${NAPI_VERSION}`, 'tsnas_tf_devices.node'))});
     const binding = require(${JSON.stringify(path.join(tfjsNodeDir, 'lib', `napi-v${NAPI_VERSION}`, 'tfjs_binding.node'))});
     console.log(JSON.stringify({ tensorflow: binding.TF_Version, devices: devices.listDevices(), gpu: binding.isUsingGpuDevice() }));`;
-  const r = run(process.execPath, ['-e', script], { quiet: true, env: { ...env, TF_CPP_MIN_LOG_LEVEL: env.TF_CPP_MIN_LOG_LEVEL ?? '2' } });
-  if (!r.ok) throw new SetupError(`the built binding does not load: ${r.output.trim().split('\n').slice(-3).join(' ')}`);
+  const r = run(process.execPath, ['-e', script], {
+    quiet: true,
+    env: { ...env, TF_CPP_MIN_LOG_LEVEL: env.TF_CPP_MIN_LOG_LEVEL ?? '2' },
+  });
+  if (!r.ok)
+    throw new SetupError(
+      `the built binding does not load: ${r.output.trim().split('\n').slice(-3).join(' ')}`,
+    );
   return JSON.parse(r.stdout.trim().split('\n').pop());
 }
 
@@ -305,7 +382,9 @@ export function verifyBuild(buildDir, tfjsNodeDir, env = process.env) {
  */
 export function setupTensorflow({ variant = 'cpu', version, wheel, force = false, env = process.env } = {}) {
   if (process.platform !== 'linux') {
-    throw new SetupError(`building the tensorflow backend is supported on Linux only (this is ${process.platform})`);
+    throw new SetupError(
+      `building the tensorflow backend is supported on Linux only (this is ${process.platform})`,
+    );
   }
   const tfVersion = version ?? env.TSNAS_TENSORFLOW_VERSION ?? DEFAULT_TENSORFLOW_VERSION;
   const wheelFile = wheel ?? env.TSNAS_TENSORFLOW_WHEEL;
@@ -316,14 +395,20 @@ export function setupTensorflow({ variant = 'cpu', version, wheel, force = false
     );
   }
   const tfjsNodeVersion = JSON.parse(readFileSync(path.join(tfjsNodeDir, 'package.json'), 'utf8')).version;
-  const buildDir = path.join(cacheRoot(env), 'tensorflow', buildKey({ variant, version: tfVersion, tfjsNodeVersion }));
+  const buildDir = path.join(
+    cacheRoot(env),
+    'tensorflow',
+    buildKey({ variant, version: tfVersion, tfjsNodeVersion }),
+  );
   if (!force && readManifest(buildDir)) {
     linkIntoPackage(buildDir, tfjsNodeDir);
     return { buildDir, cached: true, report: verifyBuild(buildDir, tfjsNodeDir, env) };
   }
   const missing = checkPrerequisites(env, { needPip: wheelFile == null });
-  if (missing.length > 0) throw new SetupError(`cannot build the tensorflow backend: missing ${missing.join(', ')}`);
-  if (wheelFile != null && !existsSync(wheelFile)) throw new SetupError(`TSNAS_TENSORFLOW_WHEEL: no such file ${wheelFile}`);
+  if (missing.length > 0)
+    throw new SetupError(`cannot build the tensorflow backend: missing ${missing.join(', ')}`);
+  if (wheelFile != null && !existsSync(wheelFile))
+    throw new SetupError(`TSNAS_TENSORFLOW_WHEEL: no such file ${wheelFile}`);
 
   const staging = `${buildDir}.tmp-${process.pid}`;
   rmSync(staging, { recursive: true, force: true });
@@ -340,7 +425,8 @@ export function setupTensorflow({ variant = 'cpu', version, wheel, force = false
     }
     log(`extracting libtensorflow from ${path.basename(wheels.tfWheel)}...`);
     extractWheel(wheels.tfWheel, path.join(staging, 'deps'), env, { expectLibraries: true });
-    for (const w of wheels.cuda) extractWheel(w, path.join(staging, 'deps', 'lib'), env, { expectLibraries: false });
+    // deps/nvidia/<lib>/lib: the GPU wheel's libraries find CUDA through $ORIGIN/../nvidia/*/lib.
+    for (const w of wheels.cuda) extractWheel(w, path.join(staging, 'deps'), env, { expectLibraries: false });
     rmSync(downloads, { recursive: true, force: true });
     linkLibraries(path.join(staging, 'deps', 'lib'));
     buildAddons({ tfjsNodeDir, staging, env });

@@ -217,7 +217,8 @@ function smallForCpuTensorflow(workload: number | undefined): string | undefined
 function buildVariant(tfjsNodeDir: string): string | undefined {
   try {
     const build = path.dirname(realpathSync(path.join(tfjsNodeDir, 'deps')));
-    return (JSON.parse(readFileSync(path.join(build, 'manifest.json'), 'utf8')) as { variant?: string }).variant;
+    return (JSON.parse(readFileSync(path.join(build, 'manifest.json'), 'utf8')) as { variant?: string })
+      .variant;
   } catch {
     return undefined;
   }
@@ -240,14 +241,18 @@ function applyTensorflowThreads(opts: TensorflowThreadOptions | undefined): stri
     const v = opts?.[key];
     if (v == null || v === 0) continue;
     if (!Number.isInteger(v) || v < 0) {
-      throw new BackendError(`tensorflow.${key}: expected a whole number >= 0 (0 = TensorFlow's default), got ${String(v)}`);
+      throw new BackendError(
+        `tensorflow.${key}: expected a whole number >= 0 (0 = TensorFlow's default), got ${String(v)}`,
+      );
     }
     wanted.push(`${env}=${v}`);
   }
   const setting = wanted.join(' ');
   if (tf.findBackendFactory('tensorflow') != null) {
     // Already loaded: the pools exist. Say so when different threads were asked for.
-    return setting && setting !== threadsApplied ? `; thread settings ignored, TensorFlow already loaded with ${threadsApplied || 'defaults'}` : '';
+    return setting && setting !== threadsApplied
+      ? `; thread settings ignored, TensorFlow already loaded with ${threadsApplied || 'defaults'}`
+      : '';
   }
   for (const w of wanted) {
     const [env, v] = w.split('=') as [string, string];
@@ -280,7 +285,9 @@ function devicesAddon(tfjsNodeDir: string): DevicesAddon | undefined {
     try {
       // deps/ links to the cached build (scripts/setup-tensorflow.mjs); the lister sits beside it.
       const build = path.dirname(realpathSync(path.join(tfjsNodeDir, 'deps')));
-      addon = createRequire(import.meta.url)(path.join(build, 'lib', 'napi-v8', 'tsnas_tf_devices.node')) as DevicesAddon;
+      addon = createRequire(import.meta.url)(
+        path.join(build, 'lib', 'napi-v8', 'tsnas_tf_devices.node'),
+      ) as DevicesAddon;
     } catch {
       addon = undefined;
     }
@@ -323,7 +330,8 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
       registerTrainingGradients();
       registerTensorflowKernels();
       const devices = listTensorflowDevices(probe.dir);
-      const where = devices?.map((d) => `${d.type}:${d.name.split(':').pop()}`).join(', ') ?? 'devices unknown';
+      const where =
+        devices?.map((d) => `${d.type}:${d.name.split(':').pop()}`).join(', ') ?? 'devices unknown';
       return {
         name: 'tensorflow',
         package: probe.pkg,

@@ -2,7 +2,7 @@
 // be built, and what it reports when it was. (The build itself runs in the workspace's
 // postinstall, so the suite's tensorflow parity tests exercise its result.)
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,7 +26,9 @@ describe('tsnas-backend setup-tensorflow', () => {
   it('names the missing tool and exits 2', () => {
     const r = cli(['setup-tensorflow'], { TSNAS_PYTHON: path.join(scratch, 'no-python') });
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/^tsnas-backend: cannot build the tensorflow backend: missing pip \(.*no-python -m pip --version failed\)/);
+    expect(r.stderr).toMatch(
+      /^tsnas-backend: cannot build the tensorflow backend: missing pip \(.*no-python -m pip --version failed\)/,
+    );
   });
 
   it('with --if-possible (the workspace postinstall) says why in one line and exits 0', () => {
@@ -34,7 +36,9 @@ describe('tsnas-backend setup-tensorflow', () => {
     expect(r.status).toBe(0);
     const lines = r.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^tsnas: tensorflow backend not set up \(cannot build .*missing pip.*\); tsnas will use wasm\. Retry with: /);
+    expect(lines[0]).toMatch(
+      /^tsnas: tensorflow backend not set up \(cannot build .*missing pip.*\); tsnas will use wasm\. Retry with: /,
+    );
   });
 
   it('TSNAS_TENSORFLOW=0 skips the build in the postinstall', () => {
@@ -53,12 +57,19 @@ describe('tsnas-backend setup-tensorflow', () => {
   it('rejects a wheel without libtensorflow and leaves no partial build behind', () => {
     const wheel = path.join(scratch, 'not_tensorflow-1.0-py3-none-any.whl');
     // A valid zip with one unrelated member (Python writes it: no zip library needed here).
-    const py = spawnSync('python3', ['-c', `import zipfile; zipfile.ZipFile(${JSON.stringify(wheel)}, 'w').writestr('x/__init__.py', '')`]);
+    const py = spawnSync('python3', [
+      '-c',
+      `import zipfile; zipfile.ZipFile(${JSON.stringify(wheel)}, 'w').writestr('x/__init__.py', '')`,
+    ]);
     expect(py.status).toBe(0);
     const r = cli(['setup-tensorflow', '--wheel', wheel]);
     expect(r.status).toBe(2);
-    expect(r.stderr).toContain(`${wheel} holds no tensorflow/libtensorflow_cc.so.2 and libtensorflow_framework.so.2: is it a TensorFlow wheel?`);
-    const left = spawnSync('find', [path.join(scratch, 'cache'), '-mindepth', '2', '-maxdepth', '2']).stdout.toString().trim();
+    expect(r.stderr).toContain(
+      `${wheel} holds no tensorflow/libtensorflow_cc.so.2 and libtensorflow_framework.so.2: is it a TensorFlow wheel?`,
+    );
+    const left = spawnSync('find', [path.join(scratch, 'cache'), '-mindepth', '2', '-maxdepth', '2'])
+      .stdout.toString()
+      .trim();
     expect(left).toBe('');
   });
 

@@ -99,8 +99,20 @@ describe.each(BACKENDS)('$backend backend with @tsnas/backend training kernels$s
   // The §5 ops one by one (the supernet above covers them inside cells): each op's output and the
   // gradients of its input and weights, in training mode (batch statistics) and in eval mode.
   const SINGLE_OPS: [name: string, stride: number, h: number, chIn: number, chOut: number][] = [
-    ...['max_pool_3x3', 'avg_pool_3x3', 'skip_connect', 'sep_conv_3x3', 'sep_conv_5x5', 'sep_conv_7x7', 'dil_conv_3x3', 'dil_conv_5x5', 'none'].flatMap(
-      (name) => [1, 2].flatMap((stride) => [7, 8].map((h): [string, number, number, number, number] => [name, stride, h, 4, 4])),
+    ...[
+      'max_pool_3x3',
+      'avg_pool_3x3',
+      'skip_connect',
+      'sep_conv_3x3',
+      'sep_conv_5x5',
+      'sep_conv_7x7',
+      'dil_conv_3x3',
+      'dil_conv_5x5',
+      'none',
+    ].flatMap((name) =>
+      [1, 2].flatMap((stride) =>
+        [7, 8].map((h): [string, number, number, number, number] => [name, stride, h, 4, 4]),
+      ),
     ),
     ['convbnrelu_3x3', 1, 8, 4, 6],
     ['convbnrelu_1x1', 1, 7, 4, 6],
@@ -112,22 +124,31 @@ describe.each(BACKENDS)('$backend backend with @tsnas/backend training kernels$s
     ['stem_conv3x3_s4', 1, 16, 3, 6],
     ['stem_conv3x3_s4s2', 1, 16, 3, 6],
   ];
-  it.each(SINGLE_OPS)('%s stride %i on %ix%i: output and gradients match the cpu', async (name, stride, h, chIn, chOut) => {
-    seedEverything(5);
-    const op = createOp(container, opDesc(name, chIn, chOut, stride), true);
-    const x = tf.variable(ramp([2, h, h, chIn], 1));
-    const vars: [string, tf.Variable][] = [['x', x], ...op.namedWeights()];
-    const r = tf.tidy(() => ramp(op.forward(x as tf.Tensor4D, true).shape, 1));
-    const [cpu, other] = await onBoth(backend, () =>
-      gradsOf(() => tf.sum(tf.mul(op.forward(x as tf.Tensor4D, true), r)), vars),
-    );
-    expectSameGrads(cpu, other);
-    const [yc, yo] = await onBoth(backend, () => Array.from(tf.tidy(() => op.forward(x as tf.Tensor4D, false)).dataSync()));
-    const scale = Math.max(...yc.map(Math.abs), 1e-6);
-    expectClose(yo.map((v) => v / scale), yc.map((v) => v / scale), 1e-4);
-    op.dispose();
-    x.dispose();
-  });
+  it.each(SINGLE_OPS)(
+    '%s stride %i on %ix%i: output and gradients match the cpu',
+    async (name, stride, h, chIn, chOut) => {
+      seedEverything(5);
+      const op = createOp(container, opDesc(name, chIn, chOut, stride), true);
+      const x = tf.variable(ramp([2, h, h, chIn], 1));
+      const vars: [string, tf.Variable][] = [['x', x], ...op.namedWeights()];
+      const r = tf.tidy(() => ramp(op.forward(x as tf.Tensor4D, true).shape, 1));
+      const [cpu, other] = await onBoth(backend, () =>
+        gradsOf(() => tf.sum(tf.mul(op.forward(x as tf.Tensor4D, true), r)), vars),
+      );
+      expectSameGrads(cpu, other);
+      const [yc, yo] = await onBoth(backend, () =>
+        Array.from(tf.tidy(() => op.forward(x as tf.Tensor4D, false)).dataSync()),
+      );
+      const scale = Math.max(...yc.map(Math.abs), 1e-6);
+      expectClose(
+        yo.map((v) => v / scale),
+        yc.map((v) => v / scale),
+        1e-4,
+      );
+      op.dispose();
+      x.dispose();
+    },
+  );
 
   it('dil_conv at stride 2 (one native kernel on wasm, rewritten on cpu) has the cpu output and gradients', async () => {
     for (const [name, size] of [

@@ -71,7 +71,11 @@ function isSame(info: tf.backend_util.Conv2DInfo, padInfo: PadInfo): boolean {
  * TensorFlow's padding attributes: SAME/VALID as they are; explicit paddings as SAME where they
  * equal it (TensorFlow's backprop kernels run 2-3x slower with EXPLICIT), else EXPLICIT.
  */
-function paddingAttrs(b: NativeBinding, info: tf.backend_util.Conv2DInfo, padInfo: PadInfo = info.padInfo): OpAttr[] {
+function paddingAttrs(
+  b: NativeBinding,
+  info: tf.backend_util.Conv2DInfo,
+  padInfo: PadInfo = info.padInfo,
+): OpAttr[] {
   if (padInfo.type === 'SAME' || padInfo.type === 'VALID') {
     return [{ name: 'padding', type: b.TF_ATTR_STRING, value: padInfo.type }];
   }
@@ -117,7 +121,14 @@ const conv2D: tf.KernelFunc = (args) => {
   const { x, filter } = args.inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
   const a = args.attrs as unknown as tf.Conv2DAttrs;
   if (!nhwc(a.dataFormat) || x.dtype !== 'float32') return delegate(tf.Conv2D, args);
-  const info = tf.backend_util.computeConv2DInfo(x.shape as Shape4, filter.shape as Shape4, a.strides, a.dilations, a.pad, a.dimRoundingMode);
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as Shape4,
+    filter.shape as Shape4,
+    a.strides,
+    a.dilations,
+    a.pad,
+    a.dimRoundingMode,
+  );
   const be = native(args);
   return be.executeSingleOutput(tf.Conv2D, convAttrs(be.binding, info), [x, filter]);
 };
@@ -126,7 +137,14 @@ const conv2DBackpropInput: tf.KernelFunc = (args) => {
   const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
   const a = args.attrs as unknown as tf.Conv2DBackpropInputAttrs;
   if (!nhwc(a.dataFormat)) return delegate(tf.Conv2DBackpropInput, args);
-  const info = tf.backend_util.computeConv2DInfo(a.inputShape, filter.shape as Shape4, a.strides, 1, a.pad, a.dimRoundingMode);
+  const info = tf.backend_util.computeConv2DInfo(
+    a.inputShape,
+    filter.shape as Shape4,
+    a.strides,
+    1,
+    a.pad,
+    a.dimRoundingMode,
+  );
   const be = native(args);
   return withShape(a.inputShape, (sizes) =>
     be.executeSingleOutput(tf.Conv2DBackpropInput, convAttrs(be.binding, info), [sizes, filter, dy]),
@@ -137,7 +155,14 @@ const conv2DBackpropFilter: tf.KernelFunc = (args) => {
   const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
   const a = args.attrs as unknown as tf.Conv2DBackpropFilterAttrs;
   if (!nhwc(a.dataFormat)) return delegate(tf.Conv2DBackpropFilter, args);
-  const info = tf.backend_util.computeConv2DInfo(x.shape as Shape4, a.filterShape, a.strides, 1, a.pad, a.dimRoundingMode);
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as Shape4,
+    a.filterShape,
+    a.strides,
+    1,
+    a.pad,
+    a.dimRoundingMode,
+  );
   const be = native(args);
   return withShape(a.filterShape, (sizes) =>
     be.executeSingleOutput(tf.Conv2DBackpropFilter, convAttrs(be.binding, info), [x, sizes, dy]),
@@ -148,7 +173,15 @@ const depthwiseConv2dNative: tf.KernelFunc = (args) => {
   const { x, filter } = args.inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
   const a = args.attrs as unknown as tf.DepthwiseConv2dNativeAttrs;
   if (!nhwc(a.dataFormat) || x.dtype !== 'float32') return delegate(tf.DepthwiseConv2dNative, args);
-  const info = tf.backend_util.computeConv2DInfo(x.shape as Shape4, filter.shape as Shape4, a.strides, a.dilations, a.pad, a.dimRoundingMode, true);
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as Shape4,
+    filter.shape as Shape4,
+    a.strides,
+    a.dilations,
+    a.pad,
+    a.dimRoundingMode,
+    true,
+  );
   const be = native(args);
   const dilated = info.dilationHeight > 1 || info.dilationWidth > 1;
   if (!dilated || nativeDilatedDepthwise !== false) {
@@ -162,11 +195,19 @@ const depthwiseConv2dNative: tf.KernelFunc = (args) => {
     }
   }
   // TensorFlow's oneDNN kernel takes dilations; its Eigen kernel (TF_ENABLE_ONEDNN_OPTS=0) does not.
-  return composite(args, ({ x: xt, filter: f }) =>
-    tf.engine().runKernel(tf.DepthwiseConv2dNative, { x: xt, filter: spreadFilter(f as tf.Tensor4D, info.dilationHeight, info.dilationWidth) }, {
-      ...a,
-      dilations: [1, 1],
-    } as unknown as tf.NamedAttrMap) as tf.Tensor,
+  return composite(
+    args,
+    ({ x: xt, filter: f }) =>
+      tf
+        .engine()
+        .runKernel(
+          tf.DepthwiseConv2dNative,
+          { x: xt, filter: spreadFilter(f as tf.Tensor4D, info.dilationHeight, info.dilationWidth) },
+          {
+            ...a,
+            dilations: [1, 1],
+          } as unknown as tf.NamedAttrMap,
+        ) as tf.Tensor,
   );
 };
 
@@ -176,7 +217,14 @@ let nativeDilatedDepthwise: boolean | undefined;
 /** [kh,kw,c,m] -> [(kh-1)dh+1, (kw-1)dw+1, c, m], zeros between the taps. */
 function spreadFilter(filter: tf.Tensor4D, dh: number, dw: number): tf.Tensor4D {
   const [kh, kw, c, m] = filter.shape;
-  const spread = tf.pad(tf.reshape(filter, [kh, 1, kw, 1, c, m]), [[0, 0], [0, dh - 1], [0, 0], [0, dw - 1], [0, 0], [0, 0]]);
+  const spread = tf.pad(tf.reshape(filter, [kh, 1, kw, 1, c, m]), [
+    [0, 0],
+    [0, dh - 1],
+    [0, 0],
+    [0, dw - 1],
+    [0, 0],
+    [0, 0],
+  ]);
   const full = tf.reshape(spread, [kh * dh, kw * dw, c, m]) as tf.Tensor4D;
   return tf.slice(full, [0, 0, 0, 0], [(kh - 1) * dh + 1, (kw - 1) * dw + 1, c, m]);
 }
@@ -187,17 +235,37 @@ const depthwiseConv2dNativeBackpropInput: tf.KernelFunc = (args) => {
   const be = native(args);
   if (dh === 1 && dw === 1) {
     const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
-    const info = tf.backend_util.computeConv2DInfo(a.inputShape, filter.shape as Shape4, a.strides, 1, a.pad, a.dimRoundingMode, true);
+    const info = tf.backend_util.computeConv2DInfo(
+      a.inputShape,
+      filter.shape as Shape4,
+      a.strides,
+      1,
+      a.pad,
+      a.dimRoundingMode,
+      true,
+    );
     return withShape(a.inputShape, (sizes) =>
-      be.executeSingleOutput(tf.DepthwiseConv2dNativeBackpropInput, convAttrs(be.binding, info), [sizes, filter, dy]),
+      be.executeSingleOutput(tf.DepthwiseConv2dNativeBackpropInput, convAttrs(be.binding, info), [
+        sizes,
+        filter,
+        dy,
+      ]),
     );
   }
   // TensorFlow refuses dilations here: the same transpose on the zero-inserted filter.
-  return composite(args, ({ dy, filter }) =>
-    tf.engine().runKernel(tf.DepthwiseConv2dNativeBackpropInput, { dy, filter: spreadFilter(filter as tf.Tensor4D, dh, dw) }, {
-      ...a,
-      dilations: [1, 1],
-    } as unknown as tf.NamedAttrMap) as tf.Tensor,
+  return composite(
+    args,
+    ({ dy, filter }) =>
+      tf
+        .engine()
+        .runKernel(
+          tf.DepthwiseConv2dNativeBackpropInput,
+          { dy, filter: spreadFilter(filter as tf.Tensor4D, dh, dw) },
+          {
+            ...a,
+            dilations: [1, 1],
+          } as unknown as tf.NamedAttrMap,
+        ) as tf.Tensor,
   );
 };
 
@@ -207,9 +275,21 @@ const depthwiseConv2dNativeBackpropFilter: tf.KernelFunc = (args) => {
   const be = native(args);
   if (dh === 1 && dw === 1) {
     const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
-    const info = tf.backend_util.computeConv2DInfo(x.shape as Shape4, a.filterShape, a.strides, 1, a.pad, a.dimRoundingMode, true);
+    const info = tf.backend_util.computeConv2DInfo(
+      x.shape as Shape4,
+      a.filterShape,
+      a.strides,
+      1,
+      a.pad,
+      a.dimRoundingMode,
+      true,
+    );
     return withShape(a.filterShape, (sizes) =>
-      be.executeSingleOutput(tf.DepthwiseConv2dNativeBackpropFilter, convAttrs(be.binding, info), [x, sizes, dy]),
+      be.executeSingleOutput(tf.DepthwiseConv2dNativeBackpropFilter, convAttrs(be.binding, info), [
+        x,
+        sizes,
+        dy,
+      ]),
     );
   }
   // The gradient of the zero-inserted filter, keeping every d-th tap.
@@ -226,7 +306,14 @@ const depthwiseConv2dNativeBackpropFilter: tf.KernelFunc = (args) => {
 };
 
 function poolInfo(shape: number[], a: tf.MaxPoolAttrs | tf.AvgPoolAttrs): tf.backend_util.Conv2DInfo {
-  return tf.backend_util.computePool2DInfo(shape as Shape4, a.filterSize, a.strides, 1, a.pad, a.dimRoundingMode);
+  return tf.backend_util.computePool2DInfo(
+    shape as Shape4,
+    a.filterSize,
+    a.strides,
+    1,
+    a.pad,
+    a.dimRoundingMode,
+  );
 }
 
 const maxPool: tf.KernelFunc = (args) => {
@@ -239,39 +326,64 @@ const maxPool: tf.KernelFunc = (args) => {
 };
 
 const maxPoolGrad: tf.KernelFunc = (args) => {
-  const { dy, input, output } = args.inputs as { dy: tf.TensorInfo; input: tf.TensorInfo; output: tf.TensorInfo };
+  const { dy, input, output } = args.inputs as {
+    dy: tf.TensorInfo;
+    input: tf.TensorInfo;
+    output: tf.TensorInfo;
+  };
   const a = args.attrs as unknown as tf.MaxPoolGradAttrs;
   const info = poolInfo(input.shape, a);
   const be = native(args);
-  return be.executeSingleOutput(tf.MaxPoolGrad, poolAttrs(be.binding, info, info.padInfo), [input, output, dy]);
+  return be.executeSingleOutput(tf.MaxPoolGrad, poolAttrs(be.binding, info, info.padInfo), [
+    input,
+    output,
+    dy,
+  ]);
 };
 
 /** (window size / in-bounds count) per output pixel, as [1, outH, outW, 1]. */
 function windowOverCount(info: tf.backend_util.Conv2DInfo): tf.Tensor4D {
-  const { inHeight, inWidth, outHeight, outWidth, filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
+  const {
+    inHeight,
+    inWidth,
+    outHeight,
+    outWidth,
+    filterHeight: kh,
+    filterWidth: kw,
+    strideHeight: sh,
+    strideWidth: sw,
+  } = info;
   const { top, left } = info.padInfo;
   const inside = (start: number, k: number, n: number) => Math.min(start + k, n) - Math.max(start, 0);
   const data = new Float32Array(outHeight * outWidth);
   for (let i = 0; i < outHeight; i++) {
     const rows = inside(i * sh - top, kh, inHeight);
-    for (let j = 0; j < outWidth; j++) data[i * outWidth + j] = (kh * kw) / (rows * inside(j * sw - left, kw, inWidth));
+    for (let j = 0; j < outWidth; j++)
+      data[i * outWidth + j] = (kh * kw) / (rows * inside(j * sw - left, kw, inWidth));
   }
   return tf.tensor4d(data, [1, outHeight, outWidth, 1]);
 }
 
 function padded(info: tf.backend_util.Conv2DInfo): Array<[number, number]> {
   const { top, bottom, left, right } = info.padInfo;
-  return [[0, 0], [top, bottom], [left, right], [0, 0]];
+  return [
+    [0, 0],
+    [top, bottom],
+    [left, right],
+    [0, 0],
+  ];
 }
 
 const avgPool: tf.KernelFunc = (args) => {
   const a = args.attrs as unknown as tf.AvgPoolAttrs;
   const x = (args.inputs as { x: tf.TensorInfo }).x;
   const info = poolInfo(x.shape, a);
-  if (info.padInfo.type === 'SAME' || info.padInfo.type === 'VALID' || x.dtype !== 'float32') return delegate(tf.AvgPool, args);
+  if (info.padInfo.type === 'SAME' || info.padInfo.type === 'VALID' || x.dtype !== 'float32')
+    return delegate(tf.AvgPool, args);
   const be = native(args);
   // TensorFlow's SAME average leaves padding out of the count, as PyTorch's count_include_pad=False.
-  if (isSame(info, info.padInfo)) return be.executeSingleOutput(tf.AvgPool, poolAttrs(be.binding, info, info.padInfo), [x]);
+  if (isSame(info, info.padInfo))
+    return be.executeSingleOutput(tf.AvgPool, poolAttrs(be.binding, info, info.padInfo), [x]);
   return composite(args, ({ x: xt }) => {
     const pooled = tf.engine().runKernel(tf.AvgPool, { x: tf.pad(xt, padded(info)) }, {
       filterSize: [info.filterHeight, info.filterWidth],
@@ -293,7 +405,9 @@ const avgPoolGrad: tf.KernelFunc = (args) => {
   const be = native(args);
   if (isSame(info, info.padInfo)) {
     const dy = (args.inputs as { dy: tf.TensorInfo }).dy;
-    return withShape(input.shape, (sizes) => be.executeSingleOutput(tf.AvgPoolGrad, poolAttrs(be.binding, info, info.padInfo), [sizes, dy]));
+    return withShape(input.shape, (sizes) =>
+      be.executeSingleOutput(tf.AvgPoolGrad, poolAttrs(be.binding, info, info.padInfo), [sizes, dy]),
+    );
   }
   return composite(args, ({ dy }) => {
     const scaled = tf.mul(dy, windowOverCount(info));
@@ -301,7 +415,10 @@ const avgPoolGrad: tf.KernelFunc = (args) => {
     const { top, bottom, left, right } = info.padInfo;
     const validInfo = { ...info, padInfo: { ...info.padInfo, type: 'VALID' as const } };
     const grad = withShape([b, h + top + bottom, w + left + right, c], (sizes) =>
-      be.executeSingleOutput(tf.AvgPoolGrad, poolAttrs(be.binding, validInfo, validInfo.padInfo), [sizes, scaled]),
+      be.executeSingleOutput(tf.AvgPoolGrad, poolAttrs(be.binding, validInfo, validInfo.padInfo), [
+        sizes,
+        scaled,
+      ]),
     );
     return tf.slice(grad, [0, top, left, 0], [b, h, w, c]);
   });
@@ -313,8 +430,16 @@ export const tensorflowKernels: tf.KernelConfig[] = [
   { kernelName: tf.Conv2DBackpropInput, backendName: BACKEND, kernelFunc: conv2DBackpropInput },
   { kernelName: tf.Conv2DBackpropFilter, backendName: BACKEND, kernelFunc: conv2DBackpropFilter },
   { kernelName: tf.DepthwiseConv2dNative, backendName: BACKEND, kernelFunc: depthwiseConv2dNative },
-  { kernelName: tf.DepthwiseConv2dNativeBackpropInput, backendName: BACKEND, kernelFunc: depthwiseConv2dNativeBackpropInput },
-  { kernelName: tf.DepthwiseConv2dNativeBackpropFilter, backendName: BACKEND, kernelFunc: depthwiseConv2dNativeBackpropFilter },
+  {
+    kernelName: tf.DepthwiseConv2dNativeBackpropInput,
+    backendName: BACKEND,
+    kernelFunc: depthwiseConv2dNativeBackpropInput,
+  },
+  {
+    kernelName: tf.DepthwiseConv2dNativeBackpropFilter,
+    backendName: BACKEND,
+    kernelFunc: depthwiseConv2dNativeBackpropFilter,
+  },
   { kernelName: tf.MaxPool, backendName: BACKEND, kernelFunc: maxPool },
   { kernelName: tf.MaxPoolGrad, backendName: BACKEND, kernelFunc: maxPoolGrad },
   { kernelName: tf.AvgPool, backendName: BACKEND, kernelFunc: avgPool },

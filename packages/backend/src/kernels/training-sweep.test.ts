@@ -137,9 +137,18 @@ const CASES: Case[] = [
   ),
   {
     name: 'explicit asymmetric padding: conv2d, depthwise (dilation 2, stride 2), max and avg pool',
-    shapes: [[N, 7, 8, C], [3, 2, C, 3], [3, 3, C, 1]],
+    shapes: [
+      [N, 7, 8, C],
+      [3, 2, C, 3],
+      [3, 3, C, 1],
+    ],
     loss: ([x, w, d], ref) => {
-      const pad: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [2, 0], [1, 2], [0, 0]];
+      const pad: [[number, number], [number, number], [number, number], [number, number]] = [
+        [0, 0],
+        [2, 0],
+        [1, 2],
+        [0, 0],
+      ];
       const conv = tf.conv2d(x as T4, w as T4, [2, 1], pad);
       const dw = ref
         ? tf.depthwiseConv2d(x as T4, dilateFilter(d as T4, 2, 2), 2, pad)
@@ -150,9 +159,22 @@ const CASES: Case[] = [
             dataFormat: 'NHWC',
           } as unknown as tf.NamedAttrMap) as T4);
       // Pools: each pad smaller than its window (TensorFlow's rule; PyTorch's is half the window).
-      const maxPad: typeof pad = [[0, 0], [1, 0], [1, 2], [0, 0]];
-      const avgPad: typeof pad = [[0, 0], [1, 0], [0, 2], [0, 0]];
-      const pools = tf.add(weighted(tf.maxPool(x as T4, [3, 3], [2, 1], maxPad)), weighted(tf.avgPool(x as T4, [2, 3], [1, 2], avgPad)));
+      const maxPad: typeof pad = [
+        [0, 0],
+        [1, 0],
+        [1, 2],
+        [0, 0],
+      ];
+      const avgPad: typeof pad = [
+        [0, 0],
+        [1, 0],
+        [0, 2],
+        [0, 0],
+      ];
+      const pools = tf.add(
+        weighted(tf.maxPool(x as T4, [3, 3], [2, 1], maxPad)),
+        weighted(tf.avgPool(x as T4, [2, 3], [1, 2], avgPad)),
+      );
       return tf.add(tf.add(weighted(conv), weighted(dw)), pools);
     },
   },

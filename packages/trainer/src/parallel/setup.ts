@@ -52,10 +52,13 @@ export function createGradientEngine(setup: GradientEngineSetup): { engine: Grad
   const workers = resolveWorkers(setup.workers, key);
   if (workers === 1) return { engine: new InProcessGradientEngine(), note: 'gradients: 1 thread' };
   const backend = tf.getBackend();
-  if (backend !== 'wasm' && backend !== 'cpu' && backend !== 'tensorflow') {
+  // One GPU: replicas would each open a TensorFlow context on it and split nothing but its memory.
+  const onGpu =
+    backend === 'tensorflow' && (tf.backend() as { isUsingGpuDevice?: boolean }).isUsingGpuDevice === true;
+  if ((backend !== 'wasm' && backend !== 'cpu' && backend !== 'tensorflow') || onGpu) {
     return {
       engine: new InProcessGradientEngine(),
-      note: `gradients: 1 thread (${key}=${workers} ignored: the ${backend} backend uses every core itself)`,
+      note: `gradients: 1 thread (${key}=${workers} ignored: the ${onGpu ? 'GPU' : `${backend} backend`} runs every gradient itself)`,
     };
   }
   const resolveFrom = setup.resolveFrom ?? [process.cwd(), ...(process.argv[1] ? [process.argv[1]] : [])];
