@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, seedEverything } from '@tsnas/backend';
+import { DARTS_V2, genotypeToTemplate, ModelDescBuilder } from '@tsnas/descs';
 import { tensorflowAvailability } from '@tsnas/backend/testing';
 import { container } from 'tsyringe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -94,6 +95,27 @@ describe.each(BACKENDS)('$backend backend with @tsnas/backend training kernels$s
     expect(cpu.size).toBe(vars.length);
     expectSameGrads(cpu, wasm);
     model.dispose();
+  });
+
+  it('builds the DARTS_V2 CIFAR-10 network there with its exact parameter counts, and its forward pass leaks nothing', async () => {
+    await tf.setBackend(backend);
+    try {
+      const c = conf({ model_stems: { ops: ['stem_conv3x3'], stem_multiplier: 3, init_node_ch: 36 } });
+      const model = new Model(new ModelDescBuilder().build(c, genotypeToTemplate(DARTS_V2, c)), {
+        container,
+        affine: true,
+        droppath: true,
+      });
+      expect([model.paramCount({ includeAux: false }), model.paramCount()]).toEqual([3_349_342, 3_825_768]);
+      const x = ramp([2, 32, 32, 3], 1);
+      const before = tf.memory().numTensors;
+      tf.dispose(tf.tidy(() => model.forward(x, false).logits));
+      expect(tf.memory().numTensors).toBe(before);
+      x.dispose();
+      model.dispose();
+    } finally {
+      await tf.setBackend('cpu');
+    }
   });
 
   // The §5 ops one by one (the supernet above covers them inside cells): each op's output and the
