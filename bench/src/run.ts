@@ -54,9 +54,12 @@ function jsonLines(text: string): any[] {
 function runTsnas(backend: string, size: Size, extra: string[] = []): Promise<any> {
   return new Promise((resolvePromise) => {
     const started = performance.now();
+    // tfjs's profiler recurses per kernel: a paper step's ~128k kernels overflow Node's default stack.
+    const stack = extra.includes('--profile') ? ['--stack-size=8000'] : [];
     const child = spawn(
       process.execPath,
       [
+        ...stack,
         join(here, 'step.js'),
         '--backend',
         backend,

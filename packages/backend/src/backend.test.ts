@@ -1,11 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import {
-  AUTO_TENSORFLOW_MIN_WORKLOAD,
-  BackendError,
-  initBackend,
-  registerWasmTrainingKernels,
-} from './index.js';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { BackendError, initBackend, registerWasmTrainingKernels } from './index.js';
 import { tensorflowAvailability } from './testing.js';
 
 const tensorflow = await tensorflowAvailability();
@@ -53,17 +51,48 @@ describe('initBackend', () => {
   );
 
   it.runIf(tensorflow.available)(
-    'auto weighs the workload: wasm for a small network on a CPU build, tensorflow otherwise',
+    'auto with a workload measures wasm against the CPU tensorflow build, takes the faster and caches the timing',
     async () => {
-      const small = await initBackend({ workload: AUTO_TENSORFLOW_MIN_WORKLOAD - 1 });
-      expect(small.name).toBe('wasm');
-      expect(small.reason).toMatch(
-        /^auto: wasm, not the CPU tensorflow build: the network is small \(24,999 activations/,
-      );
-      const large = await initBackend({ workload: AUTO_TENSORFLOW_MIN_WORKLOAD });
-      expect(large.name).toBe('tensorflow');
-      expect(large.reason).toMatch(/^auto: @tensorflow\/tfjs-node on TensorFlow/);
-      expect((await initBackend()).name).toBe('tensorflow');
+      const saved = process.env.TSNAS_CACHE_DIR;
+      const dir = mkdtempSync(path.join(tmpdir(), 'tsnas-auto-'));
+      process.env.TSNAS_CACHE_DIR = dir;
+      try {
+        const workload = {
+          key: 'test: 3x3 conv, 16x24x24x8',
+          label: 'one forward + backward of a 3x3 convolution at 16x24x24x8',
+          prepare() {
+            const x = tf.randomNormal([16, 24, 24, 8]) as tf.Tensor4D;
+            const w = tf.variable(tf.randomNormal([3, 3, 8, 8]));
+            return {
+              step: () =>
+                tf.tidy(() => {
+                  const { value, grads } = tf.variableGrads(
+                    () => tf.sum(tf.relu(tf.conv2d(x, w as tf.Tensor4D, 1, 1))) as tf.Scalar,
+                  );
+                  value.dataSync();
+                  for (const g of Object.values(grads)) g.dataSync();
+                }),
+              dispose: () => tf.dispose([x, w]),
+            };
+          },
+        };
+        const first = await initBackend({ workload });
+        const m = first.reason.match(/at 16x24x24x8: wasm (\d+) ms, tensorflow (\d+) ms \(measured now\)/);
+        expect(m, first.reason).not.toBeNull();
+        const faster = Number(m![1]) < Number(m![2]) ? 'wasm' : 'tensorflow';
+        expect(first.name).toBe(faster);
+        expect(tf.getBackend()).toBe(faster);
+        const cache = JSON.parse(readFileSync(path.join(dir, 'auto-backend.json'), 'utf8'));
+        expect(Object.values(cache)).toHaveLength(1);
+        const again = await initBackend({ workload });
+        expect(again.name).toBe(faster);
+        expect(again.reason).toMatch(/, cached\)/);
+        // Without a workload there is nothing to measure: a built tensorflow is taken.
+        expect((await initBackend()).name).toBe('tensorflow');
+      } finally {
+        if (saved === undefined) delete process.env.TSNAS_CACHE_DIR;
+        else process.env.TSNAS_CACHE_DIR = saved;
+      }
     },
   );
 

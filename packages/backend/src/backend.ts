@@ -7,6 +7,7 @@ import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { measureBackends, type Workload } from './auto.js';
 import { BackendError } from './errors.js';
 import { registerAllGradients } from './gradients.js';
 import { registerTensorflowKernels } from './kernels/tensorflow-kernels.js';
@@ -34,20 +35,13 @@ export interface InitBackendOptions {
    */
   tensorflow?: TensorflowThreadOptions;
   /**
-   * For `auto`: the size of the network the run trains, as activations per sample (cells x
-   * channels x height x width). On a CPU-only TensorFlow build, small networks run faster on wasm
-   * (TensorFlow's ~30 us per op dominates), large ones on tensorflow. Unknown: tensorflow.
+   * For `auto` with a CPU-only TensorFlow build: the run's work (one forward + backward of its
+   * network). `auto` times it on wasm and on tensorflow (once per machine, build and work; cached)
+   * and takes the faster: neither wins on every machine and network. Without it, or with a GPU
+   * build, `auto` takes tensorflow.
    */
-  workload?: number;
+  workload?: Workload;
 }
-
-/**
- * The workload above which `auto` takes a CPU-only tensorflow over wasm. Measured on 2 cores
- * (bench/, DARTS search step, both with 2 gradient threads): the embedded supernet (3 cells x 4
- * channels x 28x28 = 9,408) ran 1.65 s on wasm vs 2.29 s on tensorflow; the paper supernet (8 x
- * 16 x 32x32 = 131,072) 19.7 s vs 12.6 s. The ratio crosses 1 near 23,000 (log-linear).
- */
-export const AUTO_TENSORFLOW_MIN_WORKLOAD = 25_000;
 
 /** A device TensorFlow's runtime sees (from the device lister built with the binding). */
 export interface TensorflowDevice {
@@ -195,24 +189,6 @@ async function initWasm(): Promise<void> {
   await activate('wasm');
 }
 
-/**
- * Why `auto` takes wasm over a built CPU-only tensorflow for this workload, or undefined when it
- * does not (no build, a GPU build, unknown or large workload). Reads the build's manifest only:
- * libtensorflow is not loaded for a run that will not use it.
- */
-function smallForCpuTensorflow(workload: number | undefined): string | undefined {
-  if (workload == null || workload >= AUTO_TENSORFLOW_MIN_WORKLOAD) return undefined;
-  for (const pkg of NATIVE_PACKAGES) {
-    const resolved = resolvable(pkg);
-    if (resolved == null) continue;
-    const dir = packageDir(resolved);
-    if (!existsSync(path.join(dir, BINDING))) continue;
-    if (buildVariant(dir) !== 'cpu') return undefined;
-    return `wasm, not the CPU tensorflow build: the network is small (${Math.round(workload).toLocaleString('en-US')} activations per sample < ${AUTO_TENSORFLOW_MIN_WORKLOAD.toLocaleString('en-US')}, where TensorFlow's per-op cost dominates; --backend tensorflow to override); XNNPACK with @tsnas/backend training kernels`;
-  }
-  return undefined;
-}
-
 /** 'cpu' or 'gpu' from the linked build's manifest (scripts/setup-tensorflow.mjs). */
 function buildVariant(tfjsNodeDir: string): string | undefined {
   try {
@@ -222,6 +198,35 @@ function buildVariant(tfjsNodeDir: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Times wasm against the (already active) CPU tensorflow build at the run's sizes (or reads the
+ * cached timing) and activates the faster. Keeps tensorflow when wasm cannot start.
+ */
+async function autoByMeasurement(
+  tensorflow: BackendInfo,
+  build: string,
+  workload: Workload,
+): Promise<BackendInfo> {
+  try {
+    await initWasm();
+  } catch (err) {
+    await activate('tensorflow');
+    return { ...tensorflow, reason: `auto: ${tensorflow.reason}; wasm failed (${(err as Error).message})` };
+  }
+  const { timing, cached } = await measureBackends(build, workload);
+  const measured = `${timing.label}: wasm ${timing.wasm_ms} ms, tensorflow ${timing.tensorflow_ms} ms (${cached ? `measured ${timing.measured_at.slice(0, 10)}, cached` : 'measured now'})`;
+  if (timing.wasm_ms < timing.tensorflow_ms) {
+    await activate('wasm');
+    return {
+      name: 'wasm',
+      package: '@tensorflow/tfjs-backend-wasm',
+      reason: `auto: wasm, faster here than the CPU tensorflow build (${measured}); XNNPACK with @tsnas/backend training kernels`,
+    };
+  }
+  await activate('tensorflow');
+  return { ...tensorflow, reason: `auto: ${tensorflow.reason}, faster here than wasm (${measured})` };
 }
 
 let threadsApplied: string | undefined;
@@ -304,8 +309,8 @@ function devicesAddon(tfjsNodeDir: string): DevicesAddon | undefined {
  *   BackendError (exitCode 2) with the install command when neither is installed.
  * - `wasm`: XNNPACK through WebAssembly (single-threaded in Node), with our gradient kernels.
  * - `cpu`: the pure-JavaScript reference backend.
- * - `auto` (default): tensorflow if built, except a CPU-only build for a small `workload` (see
- *   AUTO_TENSORFLOW_MIN_WORKLOAD), else wasm, else cpu.
+ * - `auto` (default): tensorflow if built (with a CPU-only build and a `workload`: the faster of
+ *   tensorflow and wasm, measured), else wasm, else cpu.
  */
 export async function initBackend(options: InitBackendOptions = {}): Promise<BackendInfo> {
   const choice = options.backend ?? 'auto';
@@ -317,11 +322,6 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
   registerTrainingGradients();
 
   if (choice === 'tensorflow' || choice === 'auto') {
-    const small = choice === 'auto' ? smallForCpuTensorflow(options.workload) : undefined;
-    if (small) {
-      await initWasm();
-      return { name: 'wasm', package: '@tensorflow/tfjs-backend-wasm', reason: `auto: ${small}` };
-    }
     const threads = applyTensorflowThreads(options.tensorflow);
     const probe = await probeNative();
     if (probe.ok) {
@@ -332,13 +332,20 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
       const devices = listTensorflowDevices(probe.dir);
       const where =
         devices?.map((d) => `${d.type}:${d.name.split(':').pop()}`).join(', ') ?? 'devices unknown';
-      return {
+      const version = tensorflowVersion(probe.dir);
+      const info: BackendInfo = {
         name: 'tensorflow',
         package: probe.pkg,
-        reason: `${choice === 'auto' ? 'auto: ' : ''}${probe.pkg} on TensorFlow ${tensorflowVersion(probe.dir) ?? '?'} (${where}${threads})`,
+        reason: `${probe.pkg} on TensorFlow ${version ?? '?'} (${where}${threads})`,
         ...(devices ? { devices } : {}),
-        ...(tensorflowVersion(probe.dir) ? { tensorflowVersion: tensorflowVersion(probe.dir) } : {}),
+        ...(version ? { tensorflowVersion: version } : {}),
       };
+      const variant = buildVariant(probe.dir);
+      if (choice === 'tensorflow') return info;
+      if (variant !== 'cpu' || options.workload == null) {
+        return { ...info, reason: `auto: ${info.reason}${variant === 'gpu' ? '; GPU build' : ''}` };
+      }
+      return autoByMeasurement(info, `TensorFlow ${version ?? '?'} ${variant} build`, options.workload);
     }
     if (choice === 'tensorflow') {
       throw new BackendError(

@@ -1,5 +1,4 @@
 export {
-  AUTO_TENSORFLOW_MIN_WORKLOAD,
   BACKEND_CHOICES,
   type BackendChoice,
   type BackendInfo,
@@ -11,6 +10,7 @@ export {
   type TensorflowThreadOptions,
   wasmBinariesDir,
 } from './backend.js';
+export { type BackendTiming, measureBackends, tsnasCacheDir, type Workload } from './auto.js';
 export { BackendError, TensorLeakError } from './errors.js';
 export { type GradientSource, gradientsRegistered, registerAllGradients } from './gradients.js';
 export {

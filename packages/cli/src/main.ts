@@ -2,6 +2,7 @@
 // with code 2; anything else is a bug and prints its stack with exit code 1.
 import 'reflect-metadata';
 import { writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initBackend } from '@tsnas/backend';
@@ -221,9 +222,27 @@ async function listAlgos(cwd: string, json: boolean): Promise<void> {
   }
 }
 
+/** This package's version (`nas --version`), read from package.json beside src/ and dist/. */
+const VERSION: string = createRequire(import.meta.url)('../package.json').version;
+const SUBCOMMANDS = new Set(['algos', 'desc', 'run', 'help']);
+
+/** `nas <algo> --help`: what the algorithm is and where its profile lives, after the run options. */
+async function algoHelp(name: string, cwd: string): Promise<string> {
+  const s = (await registry(cwd)).get(name);
+  const config = s.plugin.config instanceof URL ? fileURLToPath(s.plugin.config) : s.plugin.config;
+  return [
+    '',
+    `Algorithm '${name}'${s.plugin.description ? `: ${s.plugin.description}` : ''}`,
+    `  package  ${s.packageName}@${s.version} (${s.origin})`,
+    `  profile  ${config} (--full and --toy: its _full/_toy variants)`,
+    '',
+  ].join('\n');
+}
+
 export function buildProgram(cwd: string): Command {
   const program = new Command('nas')
     .description('Neural architecture search for TypeScript (DARTS, random search, DivNAS) on TensorFlow.js')
+    .version(VERSION, '-V, --version', 'print the version of @tsnas/cli')
     .exitOverride()
     .showHelpAfterError(false);
 
@@ -277,12 +296,24 @@ export function buildProgram(cwd: string): Command {
 /** Runs the CLI; resolves to the process exit code. */
 export async function main(argv: string[], cwd = process.cwd()): Promise<number> {
   const program = buildProgram(cwd);
+  // `nas darts --help` means the run command's help: name it, or commander shows the top level's.
+  const algo =
+    argv[0] !== undefined && !argv[0].startsWith('-') && !SUBCOMMANDS.has(argv[0]) ? argv[0] : undefined;
+  const wantsHelp = argv.includes('--help') || argv.includes('-h');
   try {
-    await program.parseAsync(argv, { from: 'user' });
+    await program.parseAsync(algo && wantsHelp ? ['run', ...argv] : argv, { from: 'user' });
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) {
       // Commander already printed its message (unknown option, missing argument, --help).
+      if (e.code === 'commander.helpDisplayed' && algo) {
+        try {
+          process.stdout.write(await algoHelp(algo, cwd));
+        } catch (err) {
+          process.stderr.write(`nas: error: ${(err as Error).message}\n`);
+          return 2;
+        }
+      }
       return e.exitCode === 0 ? 0 : 2;
     }
     const err = e as Error & { exitCode?: number };

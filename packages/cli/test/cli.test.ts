@@ -62,6 +62,26 @@ function runUntilCheckpoint(expDir: string, phase: 'search' | 'eval', epoch = 0)
 }
 
 describe('nas (built binary)', () => {
+  it('nas --version prints the version of @tsnas/cli', () => {
+    const r = nas(['--version']);
+    expect(r.code).toBe(0);
+    const pkg = JSON.parse(readFileSync(join(here, '..', 'package.json'), 'utf8'));
+    expect(r.stdout.trim()).toBe(pkg.version);
+  });
+
+  it('nas <algo> --help shows the run options, what the algorithm is and where its profile lives', () => {
+    const r = nas(['darts', '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Usage: nas run [options] <algo> [overrides...]');
+    expect(r.stdout).toContain('--backend <name>');
+    expect(r.stdout).toMatch(/Algorithm 'darts': .+/);
+    expect(r.stdout).toMatch(/package {2}@tsnas\/algo-darts@\d+\.\d+\.\d+ \(built-in\)/);
+    expect(r.stdout).toMatch(/profile {2}.*configs[/\\]darts\.yaml/);
+    const unknown = nas(['dartz', '--help']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("unknown algorithm 'dartz' (did you mean 'darts'?)");
+  });
+
   it('lists the algorithms with package and version', () => {
     const r = nas(['algos', '--json']);
     expect(r.code).toBe(0);
@@ -153,10 +173,12 @@ describe('nas (built binary)', () => {
   });
 
   describe('bad input: one message, exit code 2, nothing already written is touched', () => {
-    it('an unknown algorithm lists the known ones', () => {
+    it('an unknown algorithm suggests the closest name and lists the known ones', () => {
       const r = nas(['dartz']);
       expect(r.code).toBe(2);
-      expect(r.stderr).toContain("unknown algorithm 'dartz'. Known: darts");
+      expect(r.stderr).toContain("unknown algorithm 'dartz' (did you mean 'darts'?). Known: darts");
+      // Nothing near enough: no guess.
+      expect(nas(['evolution']).stderr).toContain("unknown algorithm 'evolution'. Known: darts");
     });
 
     it('malformed YAML names the file and the line', () => {

@@ -160,15 +160,22 @@ export class ExperimentRunner {
     const configText = dumpConfig(conf);
     this.prepareExpDir(expDir, configText, resume);
 
-    const backend = await initBackend(
-      runBackendOptions(conf, opts.backend ?? conf.common.backend ?? 'auto', opts.evalOnly === true),
-    );
-    emit({ kind: 'info', phase: 'run', message: `backend ${backend.name}: ${backend.reason}` });
-    const seed = Number(conf.common.seed);
     const summaryFile = join(expDir, 'summary.json');
     const previous: Summary | null = existsSync(summaryFile)
       ? JSON.parse(readFileSync(summaryFile, 'utf8'))
       : null;
+    // The run's container first: `auto` may time the run's network on wasm and tensorflow.
+    const container = createRunContainer(opts.algo);
+    const choice = opts.backend ?? conf.common.backend ?? 'auto';
+    // A resumed run stays on the backend it started on (float results differ between backends).
+    const resumeOn = choice === 'auto' && previous?.backend ? previous.backend : undefined;
+    const backend = await initBackend(
+      runBackendOptions(conf, resumeOn ?? choice, container, opts.algo.plugin.name),
+    );
+    if (resumeOn)
+      backend.reason = `auto: ${backend.name}, the backend this experiment started on (${backend.reason})`;
+    emit({ kind: 'info', phase: 'run', message: `backend ${backend.name}: ${backend.reason}` });
+    const seed = Number(conf.common.seed);
     const summary: Summary = {
       algo: opts.algo.plugin.name,
       algo_package: `${opts.algo.packageName}@${opts.algo.version}`,
@@ -187,7 +194,6 @@ export class ExperimentRunner {
     };
     const writeSummary = () => writeFileAtomic(summaryFile, `${JSON.stringify(summary, null, 2)}\n`);
 
-    const container = createRunContainer(opts.algo);
     const ctx: PhaseContext = { container, conf, expDir, seed, dataroot: opts.dataroot, resume, emit };
 
     let template: ModelDesc;

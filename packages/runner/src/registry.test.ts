@@ -40,7 +40,7 @@ describe('AlgoRegistry', () => {
       err = e;
     }
     expect(err.exitCode).toBe(2);
-    expect(err.message).toContain("unknown algorithm 'dartz'. Known: darts, random");
+    expect(err.message).toContain("unknown algorithm 'dartz' (did you mean 'darts'?). Known: darts, random");
     expect(err.message).toContain('@tsnas/algo-dartz or tsnas-algo-dartz');
   });
 });

@@ -1,6 +1,7 @@
 // The algorithm registry: built-ins first, then packages named `@tsnas/algo-<name>` or
 // `tsnas-algo-<name>` installed where the user runs `nas`, then `plugins:` from the user's config.
 // One name claimed twice is an error naming both packages.
+import { closest, distance } from 'fastest-levenshtein';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -101,9 +102,16 @@ export class AlgoRegistry {
   get(name: string): AlgoSource {
     const s = this.byName.get(name);
     if (!s) {
-      const known = [...this.byName.keys()].sort().join(', ') || '(none)';
+      const names = [...this.byName.keys()].sort();
+      const known = names.join(', ') || '(none)';
+      // A typo's nearest name, when it is near enough to be the one meant.
+      const near = names.length > 0 ? closest(name, names) : undefined;
+      const hint =
+        near && distance(name, near) <= Math.max(2, Math.floor(name.length / 3))
+          ? ` (did you mean '${near}'?)`
+          : '';
       throw new UsageError(
-        `unknown algorithm '${name}'. Known: ${known}. Plug-ins are found as packages named @tsnas/algo-${name} or tsnas-algo-${name} installed in this project, or listed under 'plugins:' in nas.config.yaml`,
+        `unknown algorithm '${name}'${hint}. Known: ${known}. Plug-ins are found as packages named @tsnas/algo-${name} or tsnas-algo-${name} installed in this project, or listed under 'plugins:' in nas.config.yaml`,
       );
     }
     return s;
