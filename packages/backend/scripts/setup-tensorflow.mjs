@@ -7,7 +7,7 @@
 //      (`tensorflow==VERSION` plus its `and-cuda` wheels for --gpu);
 //   2. extract the two libraries (under their SONAMEs, plus the link-time names) and the C headers;
 //   3. compile tfjs-node's binding.gyp with node-gyp against Node's installed headers, and our small
-//      device-listing addon (native/tf_devices.c);
+//      addons (native/: a device lister, and a stderr capture for TensorFlow's load-time banner);
 //   4. keep all of it in a cache folder keyed by TensorFlow version, variant and platform, and link
 //      it into the installed @tensorflow/tfjs-node package (deps/ and lib/napi-v8/, where its
 //      loader looks). A second run finds the cache and only re-links.
@@ -300,16 +300,34 @@ function buildAddons({ tfjsNodeDir, staging, env }) {
   mkdirSync(out, { recursive: true });
   cpSync(path.join(bindingSrc, 'build', 'Release', 'tfjs_binding.node'), path.join(out, 'tfjs_binding.node'));
 
-  const devicesSrc = path.join(staging, 'build-devices');
-  cpSync(path.join(packageRoot, 'native'), devicesSrc, { recursive: true });
-  symlinkSync(path.join(staging, 'deps'), path.join(devicesSrc, 'deps'));
-  nodeGyp(devicesSrc, [], env);
-  cpSync(
-    path.join(devicesSrc, 'build', 'Release', 'tsnas_tf_devices.node'),
-    path.join(out, 'tsnas_tf_devices.node'),
-  );
   rmSync(bindingSrc, { recursive: true, force: true });
-  rmSync(devicesSrc, { recursive: true, force: true });
+  buildOwnAddons(staging, env);
+}
+
+/** Our addons (native/): the device lister and the stderr capture, built into a build folder. */
+const OWN_ADDONS = ['tsnas_tf_devices', 'tsnas_stderr'];
+
+function buildOwnAddons(buildDir, env) {
+  const src = path.join(buildDir, 'build-native');
+  rmSync(src, { recursive: true, force: true });
+  cpSync(path.join(packageRoot, 'native'), src, { recursive: true });
+  symlinkSync(path.join(buildDir, 'deps'), path.join(src, 'deps'));
+  nodeGyp(src, [], env);
+  const out = path.join(buildDir, 'lib', `napi-v${NAPI_VERSION}`);
+  mkdirSync(out, { recursive: true });
+  for (const name of OWN_ADDONS)
+    cpSync(path.join(src, 'build', 'Release', `${name}.node`), path.join(out, `${name}.node`));
+  rmSync(src, { recursive: true, force: true });
+}
+
+/** A cached build made before an addon was added gets the missing ones (seconds, no download). */
+function completeOwnAddons(buildDir, env) {
+  const out = path.join(buildDir, 'lib', `napi-v${NAPI_VERSION}`);
+  if (OWN_ADDONS.every((name) => existsSync(path.join(out, `${name}.node`)))) return;
+  const missing = checkPrerequisites(env, { needPip: false }).filter((m) => !m.includes('to read the wheel'));
+  if (missing.length > 0) return; // the backend works without them: no device list, TensorFlow's banner shown
+  log("compiling tsnas's addons for the cached build (node-gyp)...");
+  buildOwnAddons(buildDir, env);
 }
 
 /** Points the installed tfjs-node package at a cached build (deps/ link, binding copy). */
@@ -401,6 +419,7 @@ export function setupTensorflow({ variant = 'cpu', version, wheel, force = false
     buildKey({ variant, version: tfVersion, tfjsNodeVersion }),
   );
   if (!force && readManifest(buildDir)) {
+    completeOwnAddons(buildDir, env);
     linkIntoPackage(buildDir, tfjsNodeDir);
     return { buildDir, cached: true, report: verifyBuild(buildDir, tfjsNodeDir, env) };
   }

@@ -1,7 +1,8 @@
 // Chooses and initialises the TensorFlow.js backend: tfjs-node-gpu / tfjs-node (libtensorflow,
 // when the user installed one) > wasm (XNNPACK, plus our training kernels) > cpu (pure JS).
-import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
@@ -116,7 +117,7 @@ async function probeNative(): Promise<NativeProbe> {
       continue;
     }
     try {
-      await importOptional(resolved);
+      await quietTensorflowLoad(dir, () => importOptional(resolved));
       if (tf.findBackendFactory('tensorflow') != null) return { ok: true, pkg, dir };
       failed.push({
         pkg,
@@ -128,6 +129,49 @@ async function probeNative(): Promise<NativeProbe> {
   }
   return { ok: false, missing, failed };
 }
+
+/**
+ * What libtensorflow prints while it loads, before absl logging is initialised (so
+ * TF_CPP_MIN_LOG_LEVEL cannot stop it): noise in a CLI whose output people read.
+ */
+const TENSORFLOW_BANNER = [
+  /^WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR$/,
+  /^I\d{4} [\d:.]+\s+\d+ port\.cc:\d+\] oneDNN custom operations are on\./,
+];
+
+/** Set before TensorFlow loads: whether the user chose TensorFlow's log level themselves. */
+const userLogLevel = process.env.TF_CPP_MIN_LOG_LEVEL !== undefined;
+
+/**
+ * Runs `load` (the first import of tfjs-node, which loads libtensorflow) with file descriptor 2
+ * captured by our stderr addon, then passes on every captured line but TensorFlow's banner. Runs it
+ * plainly where the user set TF_CPP_MIN_LOG_LEVEL or the addon is not built.
+ */
+async function quietTensorflowLoad(tfjsNodeDir: string, load: () => Promise<void>): Promise<void> {
+  type StderrAddon = { redirect(path: string): number; restore(saved: number): void };
+  const addon =
+    userLogLevel || tensorflowLoaded ? undefined : loadOwnAddon<StderrAddon>(tfjsNodeDir, 'tsnas_stderr');
+  if (addon == null) return load();
+  const capture = path.join(tmpdir(), `tsnas-tensorflow-load-${process.pid}-${Date.now()}.log`);
+  const saved = addon.redirect(capture);
+  try {
+    await load();
+    tensorflowLoaded = true;
+  } finally {
+    addon.restore(saved);
+    let text = '';
+    try {
+      text = readFileSync(capture, 'utf8');
+      rmSync(capture, { force: true });
+    } catch {
+      // nothing was captured
+    }
+    const kept = text.split('\n').filter((l) => l !== '' && !TENSORFLOW_BANNER.some((re) => re.test(l)));
+    if (kept.length > 0) process.stderr.write(`${kept.join('\n')}\n`);
+  }
+}
+
+let tensorflowLoaded = false;
 
 function describeProbe(p: Extract<NativeProbe, { ok: false }>): string {
   const parts = [
@@ -191,8 +235,9 @@ async function initWasm(): Promise<void> {
 
 /** 'cpu' or 'gpu' from the linked build's manifest (scripts/setup-tensorflow.mjs). */
 function buildVariant(tfjsNodeDir: string): string | undefined {
+  const build = linkedBuildDir(tfjsNodeDir);
   try {
-    const build = path.dirname(realpathSync(path.join(tfjsNodeDir, 'deps')));
+    if (build == null) return undefined;
     return (JSON.parse(readFileSync(path.join(build, 'manifest.json'), 'utf8')) as { variant?: string })
       .variant;
   } catch {
@@ -285,20 +330,29 @@ type DevicesAddon = { listDevices(): TensorflowDevice[]; tensorflowVersion: stri
 const devicesAddons = new Map<string, DevicesAddon | undefined>();
 
 function devicesAddon(tfjsNodeDir: string): DevicesAddon | undefined {
-  if (!devicesAddons.has(tfjsNodeDir)) {
-    let addon: DevicesAddon | undefined;
-    try {
-      // deps/ links to the cached build (scripts/setup-tensorflow.mjs); the lister sits beside it.
-      const build = path.dirname(realpathSync(path.join(tfjsNodeDir, 'deps')));
-      addon = createRequire(import.meta.url)(
-        path.join(build, 'lib', 'napi-v8', 'tsnas_tf_devices.node'),
-      ) as DevicesAddon;
-    } catch {
-      addon = undefined;
-    }
-    devicesAddons.set(tfjsNodeDir, addon);
-  }
+  if (!devicesAddons.has(tfjsNodeDir))
+    devicesAddons.set(tfjsNodeDir, loadOwnAddon<DevicesAddon>(tfjsNodeDir, 'tsnas_tf_devices'));
   return devicesAddons.get(tfjsNodeDir);
+}
+
+/** The cached build the installed tfjs-node links to (setup-tensorflow makes deps/ a link into it). */
+function linkedBuildDir(tfjsNodeDir: string): string | undefined {
+  try {
+    return path.dirname(realpathSync(path.join(tfjsNodeDir, 'deps')));
+  } catch {
+    return undefined;
+  }
+}
+
+/** One of our addons in that build (native/), or undefined where the build has none. */
+function loadOwnAddon<T>(tfjsNodeDir: string, name: string): T | undefined {
+  const build = linkedBuildDir(tfjsNodeDir);
+  if (build == null) return undefined;
+  try {
+    return createRequire(import.meta.url)(path.join(build, 'lib', 'napi-v8', `${name}.node`)) as T;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -8,6 +8,7 @@
 // TensorFlow's depthwise backprops refuse dilations > 1; those run on a zero-inserted filter.
 import * as tf from '@tensorflow/tfjs-core';
 import { composite } from './composite.js';
+import { dilateFilter } from './dilate.js';
 
 /** The parts of tfjs-node's NodeJSKernelBackend these kernels use. */
 interface NativeBinding {
@@ -117,71 +118,76 @@ function withShape(shape: number[], run: (sizes: tf.Tensor) => tf.Tensor): tf.Te
   }
 }
 
+interface ConvGeometry {
+  strides: number | Pair;
+  dilations?: number | Pair;
+  pad: tf.Conv2DAttrs['pad'];
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
+/** tfjs's Conv2DInfo of a kernel call (the backprops take no dilations but depthwise ones). */
+function geometry(
+  x: number[],
+  filter: number[],
+  a: ConvGeometry,
+  depthwise: boolean,
+): tf.backend_util.Conv2DInfo {
+  const dilations = a.dilations ?? 1;
+  return tf.backend_util.computeConv2DInfo(
+    x as Shape4,
+    filter as Shape4,
+    a.strides,
+    dilations,
+    a.pad,
+    a.dimRoundingMode,
+    depthwise,
+  );
+}
+
+/** One TensorFlow convolution op; a backprop op also takes `sized` (the shape it differentiates). */
+function runConv(
+  args: Parameters<tf.KernelFunc>[0],
+  op: string,
+  info: tf.backend_util.Conv2DInfo,
+  inputs: (sizes: tf.Tensor) => tf.TensorInfo[],
+  sized: number[],
+): tf.Tensor {
+  const be = native(args);
+  return withShape(sized, (sizes) => be.executeSingleOutput(op, convAttrs(be.binding, info), inputs(sizes)));
+}
+
 const conv2D: tf.KernelFunc = (args) => {
   const { x, filter } = args.inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
   const a = args.attrs as unknown as tf.Conv2DAttrs;
   if (!nhwc(a.dataFormat) || x.dtype !== 'float32') return delegate(tf.Conv2D, args);
-  const info = tf.backend_util.computeConv2DInfo(
-    x.shape as Shape4,
-    filter.shape as Shape4,
-    a.strides,
-    a.dilations,
-    a.pad,
-    a.dimRoundingMode,
-  );
   const be = native(args);
-  return be.executeSingleOutput(tf.Conv2D, convAttrs(be.binding, info), [x, filter]);
+  return be.executeSingleOutput(tf.Conv2D, convAttrs(be.binding, geometry(x.shape, filter.shape, a, false)), [
+    x,
+    filter,
+  ]);
 };
 
 const conv2DBackpropInput: tf.KernelFunc = (args) => {
   const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
   const a = args.attrs as unknown as tf.Conv2DBackpropInputAttrs;
   if (!nhwc(a.dataFormat)) return delegate(tf.Conv2DBackpropInput, args);
-  const info = tf.backend_util.computeConv2DInfo(
-    a.inputShape,
-    filter.shape as Shape4,
-    a.strides,
-    1,
-    a.pad,
-    a.dimRoundingMode,
-  );
-  const be = native(args);
-  return withShape(a.inputShape, (sizes) =>
-    be.executeSingleOutput(tf.Conv2DBackpropInput, convAttrs(be.binding, info), [sizes, filter, dy]),
-  );
+  const info = geometry(a.inputShape, filter.shape, a, false);
+  return runConv(args, tf.Conv2DBackpropInput, info, (sizes) => [sizes, filter, dy], a.inputShape);
 };
 
 const conv2DBackpropFilter: tf.KernelFunc = (args) => {
   const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
   const a = args.attrs as unknown as tf.Conv2DBackpropFilterAttrs;
   if (!nhwc(a.dataFormat)) return delegate(tf.Conv2DBackpropFilter, args);
-  const info = tf.backend_util.computeConv2DInfo(
-    x.shape as Shape4,
-    a.filterShape,
-    a.strides,
-    1,
-    a.pad,
-    a.dimRoundingMode,
-  );
-  const be = native(args);
-  return withShape(a.filterShape, (sizes) =>
-    be.executeSingleOutput(tf.Conv2DBackpropFilter, convAttrs(be.binding, info), [x, sizes, dy]),
-  );
+  const info = geometry(x.shape, a.filterShape, a, false);
+  return runConv(args, tf.Conv2DBackpropFilter, info, (sizes) => [x, sizes, dy], a.filterShape);
 };
 
 const depthwiseConv2dNative: tf.KernelFunc = (args) => {
   const { x, filter } = args.inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
   const a = args.attrs as unknown as tf.DepthwiseConv2dNativeAttrs;
   if (!nhwc(a.dataFormat) || x.dtype !== 'float32') return delegate(tf.DepthwiseConv2dNative, args);
-  const info = tf.backend_util.computeConv2DInfo(
-    x.shape as Shape4,
-    filter.shape as Shape4,
-    a.strides,
-    a.dilations,
-    a.pad,
-    a.dimRoundingMode,
-    true,
-  );
+  const info = geometry(x.shape, filter.shape, a, true);
   const be = native(args);
   const dilated = info.dilationHeight > 1 || info.dilationWidth > 1;
   if (!dilated || nativeDilatedDepthwise !== false) {
@@ -202,7 +208,7 @@ const depthwiseConv2dNative: tf.KernelFunc = (args) => {
         .engine()
         .runKernel(
           tf.DepthwiseConv2dNative,
-          { x: xt, filter: spreadFilter(f as tf.Tensor4D, info.dilationHeight, info.dilationWidth) },
+          { x: xt, filter: dilateFilter(f as tf.Tensor4D, info.dilationHeight, info.dilationWidth) },
           {
             ...a,
             dilations: [1, 1],
@@ -214,42 +220,18 @@ const depthwiseConv2dNative: tf.KernelFunc = (args) => {
 /** Whether this TensorFlow build's depthwise forward kernel takes dilations (learnt on first use). */
 let nativeDilatedDepthwise: boolean | undefined;
 
-/** [kh,kw,c,m] -> [(kh-1)dh+1, (kw-1)dw+1, c, m], zeros between the taps. */
-function spreadFilter(filter: tf.Tensor4D, dh: number, dw: number): tf.Tensor4D {
-  const [kh, kw, c, m] = filter.shape;
-  const spread = tf.pad(tf.reshape(filter, [kh, 1, kw, 1, c, m]), [
-    [0, 0],
-    [0, dh - 1],
-    [0, 0],
-    [0, dw - 1],
-    [0, 0],
-    [0, 0],
-  ]);
-  const full = tf.reshape(spread, [kh * dh, kw * dw, c, m]) as tf.Tensor4D;
-  return tf.slice(full, [0, 0, 0, 0], [(kh - 1) * dh + 1, (kw - 1) * dw + 1, c, m]);
-}
-
 const depthwiseConv2dNativeBackpropInput: tf.KernelFunc = (args) => {
   const a = args.attrs as unknown as tf.DepthwiseConv2dNativeBackpropInputAttrs;
   const [dh, dw] = pair(a.dilations as number | Pair);
-  const be = native(args);
   if (dh === 1 && dw === 1) {
     const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
-    const info = tf.backend_util.computeConv2DInfo(
+    const info = geometry(a.inputShape, filter.shape, a, true);
+    return runConv(
+      args,
+      tf.DepthwiseConv2dNativeBackpropInput,
+      info,
+      (sizes) => [sizes, filter, dy],
       a.inputShape,
-      filter.shape as Shape4,
-      a.strides,
-      1,
-      a.pad,
-      a.dimRoundingMode,
-      true,
-    );
-    return withShape(a.inputShape, (sizes) =>
-      be.executeSingleOutput(tf.DepthwiseConv2dNativeBackpropInput, convAttrs(be.binding, info), [
-        sizes,
-        filter,
-        dy,
-      ]),
     );
   }
   // TensorFlow refuses dilations here: the same transpose on the zero-inserted filter.
@@ -260,11 +242,8 @@ const depthwiseConv2dNativeBackpropInput: tf.KernelFunc = (args) => {
         .engine()
         .runKernel(
           tf.DepthwiseConv2dNativeBackpropInput,
-          { dy, filter: spreadFilter(filter as tf.Tensor4D, dh, dw) },
-          {
-            ...a,
-            dilations: [1, 1],
-          } as unknown as tf.NamedAttrMap,
+          { dy, filter: dilateFilter(filter as tf.Tensor4D, dh, dw) },
+          { ...a, dilations: [1, 1] } as unknown as tf.NamedAttrMap,
         ) as tf.Tensor,
   );
 };
@@ -272,24 +251,15 @@ const depthwiseConv2dNativeBackpropInput: tf.KernelFunc = (args) => {
 const depthwiseConv2dNativeBackpropFilter: tf.KernelFunc = (args) => {
   const a = args.attrs as unknown as tf.DepthwiseConv2dNativeBackpropFilterAttrs;
   const [dh, dw] = pair(a.dilations as number | Pair);
-  const be = native(args);
   if (dh === 1 && dw === 1) {
     const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
-    const info = tf.backend_util.computeConv2DInfo(
-      x.shape as Shape4,
+    const info = geometry(x.shape, a.filterShape, a, true);
+    return runConv(
+      args,
+      tf.DepthwiseConv2dNativeBackpropFilter,
+      info,
+      (sizes) => [x, sizes, dy],
       a.filterShape,
-      a.strides,
-      1,
-      a.pad,
-      a.dimRoundingMode,
-      true,
-    );
-    return withShape(a.filterShape, (sizes) =>
-      be.executeSingleOutput(tf.DepthwiseConv2dNativeBackpropFilter, convAttrs(be.binding, info), [
-        x,
-        sizes,
-        dy,
-      ]),
     );
   }
   // The gradient of the zero-inserted filter, keeping every d-th tap.

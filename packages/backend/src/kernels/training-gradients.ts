@@ -9,7 +9,10 @@
 //   convolution whose filter has (d-1) zeros inserted between taps, and keeps every d-th tap of
 //   that filter's gradient.
 import * as tf from '@tensorflow/tfjs-core';
+import { dilateFilter } from './dilate.js';
 import { stridedSliceGrad } from './slice-grad.js';
+
+export { dilateFilter };
 import { isOurTensorflowKernel } from './tensorflow-kernels.js';
 import { isOurWasmKernel } from './wasm-kernels.js';
 
@@ -18,22 +21,6 @@ type Pair = [number, number];
 function pair(v: number | Pair | undefined): Pair {
   if (v == null) return [1, 1];
   return typeof v === 'number' ? [v, v] : v;
-}
-
-/** [kh,kw,c,m] -> [(kh-1)dh+1, (kw-1)dw+1, c, m] with zeros between the taps. */
-export function dilateFilter(filter: tf.Tensor4D, dh: number, dw: number): tf.Tensor4D {
-  if (dh === 1 && dw === 1) return filter;
-  const [kh, kw, c, m] = filter.shape;
-  const spread = tf.pad(tf.reshape(filter, [kh, 1, kw, 1, c, m]), [
-    [0, 0],
-    [0, dh - 1],
-    [0, 0],
-    [0, dw - 1],
-    [0, 0],
-    [0, 0],
-  ]);
-  const full = tf.reshape(spread, [kh * dh, kw * dw, c, m]) as tf.Tensor4D;
-  return tf.slice(full, [0, 0, 0, 0], [(kh - 1) * dh + 1, (kw - 1) * dw + 1, c, m]);
 }
 
 function backendHonoursDilations(): boolean {

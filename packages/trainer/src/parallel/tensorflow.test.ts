@@ -10,8 +10,8 @@ import { tensorflowAvailability } from '@tsnas/backend/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Checkpoint } from '../checkpoint.js';
-import { Trainer, type TrainerConf } from '../trainer.js';
-import { batchOf, ConvNet, maxRelErr, QuadrantSource } from './__tests__/fixtures.js';
+import { Trainer } from '../trainer.js';
+import { batchOf, ConvNet, maxRelErr, toyData, toyTrainerConf } from './__tests__/fixtures.js';
 import { modelLoss } from './chunks.js';
 import { DataParallelEngine } from './data-parallel.js';
 import { type GradientResult, InProcessGradientEngine } from './engine.js';
@@ -44,36 +44,20 @@ const dispose = (...rs: GradientResult[]) => {
   for (const r of rs) for (const g of r.grads.values()) g.dispose();
 };
 
-const conf = (epochs: number): TrainerConf => ({
-  title: 'toy',
-  epochs,
-  batch_chunks: 2,
-  grad_clip: 5,
-  label_smoothing: 0.1,
-  optimizer: { type: 'sgd', lr: 0.2, momentum: 0.9, decay: 3e-4 },
-  lr_schedule: { type: 'cosine', min_lr: 0.01 },
-  validation: { freq: 1 },
-});
-
 /** Trains the toy net on `backend` for `epochs` (resuming from `checkpoint` when it holds one). */
 async function fit(backend: string, epochs: number, checkpoint?: Checkpoint, stopAfter?: number) {
   await tf.setBackend(backend);
   seedEverything(5);
   const model = new ConvNet(1);
-  const t = new Trainer(conf(epochs), model, {
+  const t = new Trainer(toyTrainerConf(epochs), model, {
     ...(checkpoint ? { checkpoint } : {}),
     onEvent: (e) => {
       if (e.kind === 'checkpoint' && e.epoch === stopAfter) throw new Error('killed');
     },
   });
-  const data = {
-    train: new QuadrantSource(48, 12),
-    val: new QuadrantSource(12, 6, 200),
-    test: new QuadrantSource(12, 12, 300),
-  };
   let error: Error | null = null;
   try {
-    await t.fit(data);
+    await t.fit(toyData());
   } catch (e) {
     error = e as Error;
   }

@@ -10,8 +10,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Checkpoint } from '../checkpoint.js';
 import type { Metrics } from '../metrics.js';
-import { Trainer, type TrainerConf } from '../trainer.js';
-import { ConvNet, QuadrantSource } from './__tests__/fixtures.js';
+import { Trainer } from '../trainer.js';
+import { ConvNet, toyData, toyTrainerConf } from './__tests__/fixtures.js';
 import { DataParallelEngine } from './data-parallel.js';
 
 const FIXTURES = new URL('./__tests__/fixtures.ts', import.meta.url).href;
@@ -21,33 +21,16 @@ beforeAll(async () => {
   await tf.setBackend('cpu');
 });
 
-const conf = (epochs: number): TrainerConf => ({
-  title: 'toy',
-  epochs,
-  batch_chunks: 2,
-  grad_clip: 5,
-  label_smoothing: 0.1,
-  optimizer: { type: 'sgd', lr: 0.2, momentum: 0.9, decay: 3e-4 },
-  lr_schedule: { type: 'cosine', min_lr: 0.01 },
-  validation: { freq: 1 },
-});
-
 const engine = () =>
   new DataParallelEngine({
     workers: 2,
     recipe: { module: FIXTURES, args: { seed: 1 }, loss: { label_smoothing: 0.1 }, backend: 'cpu' },
   });
 
-const data = () => ({
-  train: new QuadrantSource(48, 12),
-  val: new QuadrantSource(12, 6, 200),
-  test: new QuadrantSource(12, 12, 300),
-});
-
 async function fit(workers: 1 | 2, epochs = 3, opts: { checkpoint?: Checkpoint; stopAfter?: number } = {}) {
   seedEverything(5);
   const model = new ConvNet(1);
-  const t = new Trainer(conf(epochs), model, {
+  const t = new Trainer(toyTrainerConf(epochs), model, {
     ...(workers === 2 ? { gradients: engine() } : {}),
     ...(opts.checkpoint ? { checkpoint: opts.checkpoint } : {}),
     onEvent: (e) => {
@@ -57,7 +40,7 @@ async function fit(workers: 1 | 2, epochs = 3, opts: { checkpoint?: Checkpoint; 
   let metrics: Metrics | null = null;
   let error: Error | null = null;
   try {
-    metrics = await t.fit(data());
+    metrics = await t.fit(toyData());
   } catch (e) {
     error = e as Error;
   }

@@ -2,7 +2,7 @@
 // through the recipe's module URL), the classes also in the test's own thread.
 import { SeededRng } from '@tsnas/backend';
 import * as tf from '@tensorflow/tfjs-core';
-import type { Batch, BatchSource, TrainableModel } from '../../trainer.js';
+import type { Batch, BatchSource, TrainableModel, TrainerConf } from '../../trainer.js';
 
 let serial = 0;
 
@@ -177,3 +177,22 @@ export function maxRelErr(a: Map<string, tf.Tensor>, b: Map<string, tf.Tensor>):
   }
   return worst;
 }
+
+/** The trainer profile the parallel tests train the toy net with. */
+export const toyTrainerConf = (epochs: number): TrainerConf => ({
+  title: 'toy',
+  epochs,
+  batch_chunks: 2,
+  grad_clip: 5,
+  label_smoothing: 0.1,
+  optimizer: { type: 'sgd', lr: 0.2, momentum: 0.9, decay: 3e-4 },
+  lr_schedule: { type: 'cosine', min_lr: 0.01 },
+  validation: { freq: 1 },
+});
+
+/** Their data: four-quadrant images, train/val/test. */
+export const toyData = () => ({
+  train: new QuadrantSource(48, 12),
+  val: new QuadrantSource(12, 6, 200),
+  test: new QuadrantSource(12, 12, 300),
+});
