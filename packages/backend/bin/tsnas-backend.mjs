@@ -57,6 +57,8 @@ if (command === 'setup-tensorflow') {
     process.exit(0);
   }
   const started = Date.now();
+  // The postinstall reports in a few lines of its own, not pip's.
+  if (ifPossible) process.env.TSNAS_SETUP_QUIET = '1';
   try {
     const { buildDir, cached, report } = setupTensorflow({
       variant: values.gpu ? 'gpu' : 'cpu',

@@ -157,11 +157,23 @@ function downloadWheels({ variant, version, dir, env }) {
     '-d',
     dir,
   ];
-  const r = run(python(env), args);
-  if (!r.ok)
+  // pip's progress bar where someone watches a terminal; elsewhere (the workspace's postinstall,
+  // CI logs) its output is held and only its error is reported, on our one line.
+  const watched = process.stderr.isTTY === true && env.TSNAS_SETUP_QUIET !== '1';
+  const started = Date.now();
+  const r = run(python(env), args, { quiet: !watched });
+  if (!r.ok) {
+    const why = r.output
+      .split('\n')
+      .filter((l) => /ERROR/.test(l))
+      .at(-1)
+      ?.replace(/\x1b\[[0-9;]*m/g, '')
+      .trim();
     throw new SetupError(
-      `pip download ${name}==${version} failed (exit ${r.status}); set TSNAS_TENSORFLOW_WHEEL to a wheel file to skip the download`,
+      `pip download ${name}==${version} failed (exit ${r.status}${why ? `: ${why}` : ''}); set TSNAS_TENSORFLOW_WHEEL to a wheel file to skip the download`,
     );
+  }
+  if (!watched) log(`downloaded ${name}==${version} in ${Math.round((Date.now() - started) / 1000)} s`);
   const wheels = readdirSync(dir)
     .filter((f) => f.endsWith('.whl'))
     .map((f) => path.join(dir, f));

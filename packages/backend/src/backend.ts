@@ -260,7 +260,16 @@ async function autoByMeasurement(
     await activate('tensorflow');
     return { ...tensorflow, reason: `auto: ${tensorflow.reason}; wasm failed (${(err as Error).message})` };
   }
-  const { timing, cached } = await measureBackends(build, workload);
+  let measuredTiming: Awaited<ReturnType<typeof measureBackends>>;
+  try {
+    measuredTiming = await measureBackends(build, workload);
+  } catch (err) {
+    // The work could not run on both (a plug-in's op a worker cannot load, say): no basis to choose.
+    await activate('tensorflow');
+    const why = (err as Error).message.split('\n')[0];
+    return { ...tensorflow, reason: `auto: ${tensorflow.reason} (wasm not timed: ${why})` };
+  }
+  const { timing, cached } = measuredTiming;
   const measured = `${timing.label}: wasm ${timing.wasm_ms} ms, tensorflow ${timing.tensorflow_ms} ms (${cached ? `measured ${timing.measured_at.slice(0, 10)}, cached` : 'measured now'})`;
   if (timing.wasm_ms < timing.tensorflow_ms) {
     await activate('wasm');
