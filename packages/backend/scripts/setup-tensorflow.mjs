@@ -30,6 +30,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stripVTControlCharacters } from 'node:util';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const packageRoot = path.join(here, '..');
@@ -163,12 +164,12 @@ function downloadWheels({ variant, version, dir, env }) {
   const started = Date.now();
   const r = run(python(env), args, { quiet: !watched });
   if (!r.ok) {
-    const why = r.output
+    // pip colours its errors; the message is for a log line.
+    const why = stripVTControlCharacters(r.output)
       .split('\n')
       .filter((l) => /ERROR/.test(l))
       .at(-1)
-      ?.replace(/\x1b\[[0-9;]*m/g, '')
-      .trim();
+      ?.trim();
     throw new SetupError(
       `pip download ${name}==${version} failed (exit ${r.status}${why ? `: ${why}` : ''}); set TSNAS_TENSORFLOW_WHEEL to a wheel file to skip the download`,
     );
