@@ -107,7 +107,8 @@ async function main() {
   const chosen = await initBackend({
     backend,
     tensorflow: {
-      intraOpThreads: Math.max(1, Math.floor(availableParallelism() / workers)),
+      intraOpThreads:
+        Number(arg('tf-intra', '0')) || Math.max(1, Math.floor(availableParallelism() / workers)),
       interOpThreads: 1,
     },
   });

@@ -79,9 +79,7 @@ if (command === 'setup-tensorflow') {
   const buildDir = linkedBuild(tfjsNode);
   if (buildDir == null) fail('no tensorflow backend is set up; run: tsnas-backend setup-tensorflow', false);
   try {
-    process.stdout.write(
-      `${JSON.stringify({ buildDir, tfjsNode, ...verifyBuild(buildDir, tfjsNode) }, null, 2)}\n`,
-    );
+    process.stdout.write(`${JSON.stringify({ buildDir, tfjsNode, ...verifyBuild(buildDir) }, null, 2)}\n`);
   } catch (err) {
     fail(err.message, false);
   }

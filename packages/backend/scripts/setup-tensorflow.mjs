@@ -52,7 +52,7 @@ export class SetupError extends Error {
 export function cacheRoot(env = process.env) {
   if (env.TSNAS_CACHE_DIR) return path.resolve(env.TSNAS_CACHE_DIR);
   const xdg = env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
-  return path.join(xdg, 'tsnas');
+  return path.resolve(xdg, 'tsnas');
 }
 
 /** The folder one build lives in: variant, TensorFlow version, tfjs-node version, platform. */
@@ -114,6 +114,7 @@ function run(cmd, args, { cwd, quiet = false, env } = {}) {
     stdout: r.stdout ?? '',
     output: `${r.stdout ?? ''}${r.stderr ?? ''}`,
     status: r.status,
+    signal: r.signal,
   };
 }
 
@@ -357,11 +358,11 @@ export function linkIntoPackage(buildDir, tfjsNodeDir) {
   symlinkSync(path.join(buildDir, 'deps'), deps);
   const libDir = path.join(tfjsNodeDir, 'lib', `napi-v${NAPI_VERSION}`);
   mkdirSync(libDir, { recursive: true });
-  // A copy, not a link: the binding finds deps/lib through $ORIGIN/../../deps/lib.
-  cpSync(
-    path.join(buildDir, 'lib', `napi-v${NAPI_VERSION}`, 'tfjs_binding.node'),
-    path.join(libDir, 'tfjs_binding.node'),
-  );
+  // A copy, not a link: the binding finds deps/lib through $ORIGIN/../../deps/lib. Copied beside
+  // and renamed over, so a process that has the old one mapped keeps a whole file.
+  const tmp = path.join(libDir, `tfjs_binding.node.tmp-${process.pid}`);
+  cpSync(path.join(buildDir, 'lib', `napi-v${NAPI_VERSION}`, 'tfjs_binding.node'), tmp);
+  renameSync(tmp, path.join(libDir, 'tfjs_binding.node'));
 }
 
 function isSymlink(p) {
@@ -390,20 +391,23 @@ function readManifest(buildDir) {
 }
 
 /** Loads the built backend in a child process and returns what TensorFlow reports. */
-export function verifyBuild(buildDir, tfjsNodeDir, env = process.env) {
+export function verifyBuild(buildDir, env = process.env) {
+  // Loaded from the build folder itself (its rpath $ORIGIN/../../deps/lib holds there too), in a
+  // child process: a library that cannot run on this CPU or glibc crashes the child, not us, and is
+  // never linked into tfjs-node, where every later run would load it.
   const script = `
     process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
     const devices = require(${JSON.stringify(path.join(buildDir, 'lib', `napi-v${NAPI_VERSION}`, 'tsnas_tf_devices.node'))});
-    const binding = require(${JSON.stringify(path.join(tfjsNodeDir, 'lib', `napi-v${NAPI_VERSION}`, 'tfjs_binding.node'))});
+    const binding = require(${JSON.stringify(path.join(buildDir, 'lib', `napi-v${NAPI_VERSION}`, 'tfjs_binding.node'))});
     console.log(JSON.stringify({ tensorflow: binding.TF_Version, devices: devices.listDevices(), gpu: binding.isUsingGpuDevice() }));`;
   const r = run(process.execPath, ['-e', script], {
     quiet: true,
     env: { ...env, TF_CPP_MIN_LOG_LEVEL: env.TF_CPP_MIN_LOG_LEVEL ?? '2' },
   });
-  if (!r.ok)
-    throw new SetupError(
-      `the built binding does not load: ${r.output.trim().split('\n').slice(-3).join(' ')}`,
-    );
+  if (!r.ok) {
+    const why = r.output.trim().split('\n').slice(-3).join(' ') || `exit ${r.status ?? r.signal}`;
+    throw new SetupError(`the built binding does not load on this machine (${why}); not linked`);
+  }
   return JSON.parse(r.stdout.trim().split('\n').pop());
 }
 
@@ -433,8 +437,9 @@ export function setupTensorflow({ variant = 'cpu', version, wheel, force = false
   );
   if (!force && readManifest(buildDir)) {
     completeOwnAddons(buildDir, env);
+    const report = verifyOrUnlink(buildDir, tfjsNodeDir, env);
     linkIntoPackage(buildDir, tfjsNodeDir);
-    return { buildDir, cached: true, report: verifyBuild(buildDir, tfjsNodeDir, env) };
+    return { buildDir, cached: true, report };
   }
   const missing = checkPrerequisites(env, { needPip: wheelFile == null });
   if (missing.length > 0)
@@ -466,14 +471,32 @@ export function setupTensorflow({ variant = 'cpu', version, wheel, force = false
       path.join(staging, 'manifest.json'),
       `${JSON.stringify({ variant, tensorflow: tfVersion, wheel: path.basename(wheels.tfWheel), cudaWheels: wheels.cuda.map((w) => path.basename(w)), tfjsNode: tfjsNodeVersion, napi: NAPI_VERSION, builtAt: new Date().toISOString() }, null, 2)}\n`,
     );
-    rmSync(buildDir, { recursive: true, force: true });
     mkdirSync(path.dirname(buildDir), { recursive: true });
-    renameSync(staging, buildDir);
+    if (readManifest(buildDir) && !force) {
+      // Another install finished the same build meanwhile: use that one.
+      rmSync(staging, { recursive: true, force: true });
+    } else {
+      rmSync(buildDir, { recursive: true, force: true });
+      renameSync(staging, buildDir);
+    }
   } catch (err) {
     rmSync(staging, { recursive: true, force: true });
     throw err;
   }
-  // deps/ was linked from inside the staging folder while building; re-point it at the final one.
+  const report = verifyOrUnlink(buildDir, tfjsNodeDir, env);
   linkIntoPackage(buildDir, tfjsNodeDir);
-  return { buildDir, cached: false, report: verifyBuild(buildDir, tfjsNodeDir, env) };
+  return { buildDir, cached: false, report };
+}
+
+/** verifyBuild, and on failure removes a link to that build so no run loads it. */
+function verifyOrUnlink(buildDir, tfjsNodeDir, env) {
+  try {
+    return verifyBuild(buildDir, env);
+  } catch (err) {
+    if (linkedBuild(tfjsNodeDir) === buildDir) {
+      rmSync(path.join(tfjsNodeDir, 'deps'), { force: true });
+      rmSync(path.join(tfjsNodeDir, 'lib', `napi-v${NAPI_VERSION}`, 'tfjs_binding.node'), { force: true });
+    }
+    throw err;
+  }
 }

@@ -38,21 +38,35 @@ function cacheFile(): string {
   return path.join(tsnasCacheDir(), 'auto-backend.json');
 }
 
-/** What makes a measurement reusable: the machine, the TensorFlow build and the work. */
+/** What makes a measurement reusable: the machine, the TensorFlow build (with its thread settings)
+ * and the work. */
 function cacheKey(build: string, w: Workload): string {
   const cpu = os.cpus()[0]?.model ?? 'unknown cpu';
   return `${cpu} x${os.availableParallelism()} | ${build} | ${w.key}`;
 }
 
-function readCache(): Record<string, BackendTiming> {
+function readCache(): Record<string, unknown> {
   try {
-    return JSON.parse(readFileSync(cacheFile(), 'utf8')) as Record<string, BackendTiming>;
+    const parsed: unknown = JSON.parse(readFileSync(cacheFile(), 'utf8'));
+    return parsed !== null && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : {};
   } catch {
     return {};
   }
 }
 
-function writeCache(entries: Record<string, BackendTiming>): void {
+/** A cached entry is used only when whole (a damaged cache means measuring again). */
+function isTiming(v: unknown): v is BackendTiming {
+  const t = v as BackendTiming | null;
+  return (
+    t != null &&
+    Number.isFinite(t.wasm_ms) &&
+    Number.isFinite(t.tensorflow_ms) &&
+    typeof t.label === 'string' &&
+    typeof t.measured_at === 'string'
+  );
+}
+
+function writeCache(entries: Record<string, unknown>): void {
   try {
     mkdirSync(path.dirname(cacheFile()), { recursive: true });
     const tmp = `${cacheFile()}.tmp-${process.pid}`;
@@ -90,7 +104,7 @@ export async function measureBackends(
 ): Promise<{ timing: BackendTiming; cached: boolean }> {
   const key = cacheKey(build, w);
   const hit = readCache()[key];
-  if (hit) return { timing: hit, cached: true };
+  if (isTiming(hit)) return { timing: hit, cached: true };
   const before = tf.getBackend();
   try {
     const timing: BackendTiming = {

@@ -1,6 +1,6 @@
 // Chooses and initialises the TensorFlow.js backend: tfjs-node-gpu / tfjs-node (libtensorflow,
 // when the user installed one) > wasm (XNNPACK, plus our training kernels) > cpu (pure JS).
-import { existsSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -152,8 +152,13 @@ async function quietTensorflowLoad(tfjsNodeDir: string, load: () => Promise<void
   const addon =
     userLogLevel || tensorflowLoaded ? undefined : loadOwnAddon<StderrAddon>(tfjsNodeDir, 'tsnas_stderr');
   if (addon == null) return load();
-  const capture = path.join(tmpdir(), `tsnas-tensorflow-load-${process.pid}-${Date.now()}.log`);
-  const saved = addon.redirect(capture);
+  const capture = path.join(mkdtempSync(path.join(tmpdir(), 'tsnas-tf-load-')), 'stderr.log');
+  let saved: number;
+  try {
+    saved = addon.redirect(capture);
+  } catch {
+    return load(); // no capture file: TensorFlow's banner shows, nothing else changes
+  }
   try {
     await load();
     tensorflowLoaded = true;
@@ -162,7 +167,7 @@ async function quietTensorflowLoad(tfjsNodeDir: string, load: () => Promise<void
     let text = '';
     try {
       text = readFileSync(capture, 'utf8');
-      rmSync(capture, { force: true });
+      rmSync(path.dirname(capture), { recursive: true, force: true });
     } catch {
       // nothing was captured
     }
@@ -386,9 +391,17 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
 
   if (choice === 'tensorflow' || choice === 'auto') {
     const threads = applyTensorflowThreads(options.tensorflow);
-    const probe = await probeNative();
+    let probe = await probeNative();
     if (probe.ok) {
-      await activate('tensorflow');
+      try {
+        await activate('tensorflow');
+      } catch (err) {
+        if (choice === 'tensorflow') throw err;
+        // auto: a backend that loads but cannot start is reported, and wasm takes over.
+        probe = { ok: false, missing: [], failed: [{ pkg: probe.pkg, error: (err as Error).message }] };
+      }
+    }
+    if (probe.ok) {
       // tfjs-node's @tensorflow/tfjs registered tfjs's gradients over ours; put ours back.
       registerTrainingGradients();
       registerTensorflowKernels();
@@ -408,7 +421,11 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
       if (variant !== 'cpu' || options.workload == null) {
         return { ...info, reason: `auto: ${info.reason}${variant === 'gpu' ? '; GPU build' : ''}` };
       }
-      return autoByMeasurement(info, `TensorFlow ${version ?? '?'} ${variant} build`, options.workload);
+      return autoByMeasurement(
+        info,
+        `TensorFlow ${version ?? '?'} ${variant} build${threads}`,
+        options.workload,
+      );
     }
     if (choice === 'tensorflow') {
       throw new BackendError(

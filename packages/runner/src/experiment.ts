@@ -171,7 +171,12 @@ export class ExperimentRunner {
     const resumeOn = choice === 'auto' && previous?.backend ? previous.backend : undefined;
     const backend = await initBackend(
       runBackendOptions(conf, resumeOn ?? choice, container, opts.algo.plugin.name),
-    );
+    ).catch((err: Error & { exitCode?: number }) => {
+      if (!resumeOn) throw err;
+      throw new UsageError(
+        `${expDir} started on the ${resumeOn} backend, which is not available now (${err.message.split('\n')[0]}); pass --backend to continue on another one`,
+      );
+    });
     if (resumeOn)
       backend.reason = `auto: ${backend.name}, the backend this experiment started on (${backend.reason})`;
     emit({ kind: 'info', phase: 'run', message: `backend ${backend.name}: ${backend.reason}` });

@@ -192,14 +192,15 @@ const depthwiseConv2dNative: tf.KernelFunc = (args) => {
   const dilated = info.dilationHeight > 1 || info.dilationWidth > 1;
   if (!dilated || nativeDilatedDepthwise !== false) {
     try {
-      const y = be.executeSingleOutput(tf.DepthwiseConv2dNative, convAttrs(be.binding, info), [x, filter]);
-      if (dilated) nativeDilatedDepthwise = true;
-      return y;
+      return be.executeSingleOutput(tf.DepthwiseConv2dNative, convAttrs(be.binding, info), [x, filter]);
     } catch (err) {
-      if (!dilated || nativeDilatedDepthwise === true) throw err;
-      nativeDilatedDepthwise = false;
+      if (!dilated) throw err;
+      // Whether a dilated call is taken can depend on the kernel TensorFlow picks for the shape:
+      // stop trying natively only when it has never worked.
+      if (nativeDilatedDepthwise === undefined) nativeDilatedDepthwise = false;
     }
   }
+
   // TensorFlow's oneDNN kernel takes dilations; its Eigen kernel (TF_ENABLE_ONEDNN_OPTS=0) does not.
   return composite(
     args,
@@ -217,7 +218,7 @@ const depthwiseConv2dNative: tf.KernelFunc = (args) => {
   );
 };
 
-/** Whether this TensorFlow build's depthwise forward kernel takes dilations (learnt on first use). */
+/** false once this TensorFlow build refused a dilated depthwise forward on its first try. */
 let nativeDilatedDepthwise: boolean | undefined;
 
 const depthwiseConv2dNativeBackpropInput: tf.KernelFunc = (args) => {

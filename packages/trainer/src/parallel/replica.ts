@@ -155,8 +155,8 @@ export interface ModelRecipeOptions {
 
 /**
  * The tfjs backend a worker mirrors: the main thread's. On tensorflow each worker thread gets its
- * own TensorFlow context in the same library (tfjs-node's binding keeps per-thread state), so the
- * thread pools multiply: the run gives TensorFlow cores / workers intra-op threads (runner).
+ * own TensorFlow context in the same library (tfjs-node's binding keeps per-thread state); they
+ * share TensorFlow's one intra-op pool, which the run sizes cores / workers (runner).
  */
 export function replicaBackend(): 'wasm' | 'cpu' | 'tensorflow' {
   const name = tf.getBackend();
