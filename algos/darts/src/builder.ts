@@ -33,13 +33,15 @@ export class DartsModelDescBuilder extends ModelDescBuilder {
   ): BuiltNodes {
     const reduction = cellType === CellTypes.Reduction;
     const c = outShape[0];
+    // The DARTS paper's BatchNorm after pooling primitives (model_desc.params.pool_bn; Archai: off).
+    const poolBn = this.confModelDesc.params?.pool_bn === true ? { pool_bn: true } : {};
     const nodes: NodeDesc[] = [];
     for (let i = 0; i < nodeCount; i++) {
       const edges: EdgeDesc[] = [];
       for (let j = 0; j < i + 2; j++) {
         const op = new OpDesc(
           this.edgeOp,
-          { conv: new ConvMacroParams(c, c), stride: reduction && j < 2 ? 2 : 1 },
+          { conv: new ConvMacroParams(c, c), stride: reduction && j < 2 ? 2 : 1, ...poolBn },
           1,
         );
         edges.push(new EdgeDesc(op, [j]));

@@ -7,7 +7,7 @@ import { MixedOp } from './mixed-op.js';
 
 export { BilevelArchTrainer, type BilevelTrainerConf } from './bilevel.js';
 export { DartsModelDescBuilder } from './builder.js';
-export { MixedOp, PRIMITIVES } from './mixed-op.js';
+export { MixedOp, PoolThenBatchNorm, PRIMITIVES, poolBatchNorm } from './mixed-op.js';
 
 /** DARTS (Liu et al. 2019) as a tsnas plug-in: `nas darts`. */
 export default defineAlgo({

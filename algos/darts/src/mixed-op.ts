@@ -1,6 +1,14 @@
 import { globalRng } from '@tsnas/backend';
 import { OpDesc } from '@tsnas/descs';
-import { type ArchParams, createOp, type FinalizedOp, ModuleList, Op, type WeightedOp } from '@tsnas/ops';
+import {
+  type ArchParams,
+  BatchNorm2d,
+  createOp,
+  type FinalizedOp,
+  ModuleList,
+  Op,
+  type WeightedOp,
+} from '@tsnas/ops';
 import * as tf from '@tensorflow/tfjs-core';
 import type { DependencyContainer } from 'tsyringe';
 
@@ -15,6 +23,36 @@ export const PRIMITIVES = [
   'dil_conv_5x5',
   'none',
 ] as const;
+
+/**
+ * A pooling primitive followed by a BatchNorm without affine parameters: the DARTS paper's search
+ * network (`nn.Sequential(pool, nn.BatchNorm2d(C, affine=False))`), so that the parameter-free
+ * pools enter the weighted sum at the scale of the convolutions, which end in a BatchNorm. Archai
+ * leaves it out (the default). Search-time only: the finalized op is the pool alone.
+ */
+export class PoolThenBatchNorm extends Op {
+  private readonly pool: Op;
+  private readonly bn: BatchNorm2d;
+
+  constructor(pool: Op, channels: number) {
+    super(pool.desc);
+    this.pool = this.addChild('op', pool);
+    this.bn = this.addChild('bn', new BatchNorm2d(channels, false));
+  }
+
+  forward(x: tf.Tensor4D | tf.Tensor4D[], training: boolean): tf.Tensor4D {
+    return this.bn.forward(this.pool.forward(x, training), training);
+  }
+
+  override finalize(): FinalizedOp {
+    return this.pool.finalize();
+  }
+}
+
+/** Whether an op desc asks for the paper's BatchNorm after pools (`model_desc.params.pool_bn`). */
+export function poolBatchNorm(desc: OpDesc): boolean {
+  return desc.params.pool_bn === true;
+}
 
 /**
  * The continuous relaxation of one edge: sum_k softmax(alpha)_k * op_k(x) over the primitives.
@@ -42,7 +80,11 @@ export class MixedOp extends Op {
         { conv: desc.params.conv?.clone(), stride: desc.params.stride ?? 1 },
         1,
       );
-      this.children.push(createOp(container, childDesc, affine, null));
+      const op = createOp(container, childDesc, affine, null);
+      const channels = desc.params.conv?.chOut;
+      this.children.push(
+        poolBatchNorm(desc) && name.includes('pool') && channels ? new PoolThenBatchNorm(op, channels) : op,
+      );
     }
     const params =
       archParams ??
