@@ -382,7 +382,8 @@ export function linkedBuild(tfjsNodeDir = findTfjsNode()) {
   return readManifest(buildDir) ? buildDir : undefined;
 }
 
-function readManifest(buildDir) {
+/** The build's manifest.json ({ variant, tensorflow, ... }), or undefined when it has none. */
+export function readManifest(buildDir) {
   try {
     return JSON.parse(readFileSync(path.join(buildDir, 'manifest.json'), 'utf8'));
   } catch {

@@ -5,10 +5,12 @@
 // tensorflow 1.2-2x faster where the whole DARTS step ran 1.1-1.5x slower on it), so the caller
 // hands in the real work: one forward + backward of its network. It is timed on both backends once
 // per machine, TensorFlow build and workload, and the result kept in the cache folder.
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { cacheRoot } from '../scripts/setup-tensorflow.mjs';
+import { writeFileAtomic } from './safetensors.js';
 
 /** The work `auto` times on each backend. */
 export interface Workload {
@@ -28,14 +30,8 @@ export interface BackendTiming {
   measured_at: string;
 }
 
-/** The cache folder tsnas uses ($TSNAS_CACHE_DIR, else $XDG_CACHE_HOME/tsnas, else ~/.cache/tsnas). */
-export function tsnasCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.TSNAS_CACHE_DIR) return path.resolve(env.TSNAS_CACHE_DIR);
-  return path.join(env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'tsnas');
-}
-
 function cacheFile(): string {
-  return path.join(tsnasCacheDir(), 'auto-backend.json');
+  return path.join(cacheRoot(), 'auto-backend.json');
 }
 
 /** What makes a measurement reusable: the machine, the TensorFlow build (with its thread settings)
@@ -66,12 +62,10 @@ function isTiming(v: unknown): v is BackendTiming {
   );
 }
 
-function writeCache(entries: Record<string, unknown>): void {
+async function writeCache(entries: Record<string, unknown>): Promise<void> {
   try {
     mkdirSync(path.dirname(cacheFile()), { recursive: true });
-    const tmp = `${cacheFile()}.tmp-${process.pid}`;
-    writeFileSync(tmp, `${JSON.stringify(entries, null, 2)}\n`);
-    renameSync(tmp, cacheFile());
+    await writeFileAtomic(cacheFile(), `${JSON.stringify(entries, null, 2)}\n`);
   } catch {
     // A read-only cache only costs a new measurement next time.
   }
@@ -113,7 +107,7 @@ export async function measureBackends(
       label: w.label,
       measured_at: new Date().toISOString(),
     };
-    writeCache({ ...readCache(), [key]: timing });
+    await writeCache({ ...readCache(), [key]: timing });
     return { timing, cached: false };
   } finally {
     if (before) await tf.setBackend(before);

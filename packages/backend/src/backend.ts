@@ -1,6 +1,6 @@
 // Chooses and initialises the TensorFlow.js backend: tfjs-node-gpu / tfjs-node (libtensorflow,
 // when the user installed one) > wasm (XNNPACK, plus our training kernels) > cpu (pure JS).
-import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -8,6 +8,7 @@ import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { linkedBuild, readManifest } from '../scripts/setup-tensorflow.mjs';
 import { measureBackends, type Workload } from './auto.js';
 import { BackendError } from './errors.js';
 import { registerAllGradients } from './gradients.js';
@@ -240,14 +241,8 @@ async function initWasm(): Promise<void> {
 
 /** 'cpu' or 'gpu' from the linked build's manifest (scripts/setup-tensorflow.mjs). */
 function buildVariant(tfjsNodeDir: string): string | undefined {
-  const build = linkedBuildDir(tfjsNodeDir);
-  try {
-    if (build == null) return undefined;
-    return (JSON.parse(readFileSync(path.join(build, 'manifest.json'), 'utf8')) as { variant?: string })
-      .variant;
-  } catch {
-    return undefined;
-  }
+  const build = linkedBuild(tfjsNodeDir);
+  return build == null ? undefined : readManifest(build)?.variant;
 }
 
 /**
@@ -297,7 +292,7 @@ let threadsApplied: string | undefined;
 function applyTensorflowThreads(opts: TensorflowThreadOptions | undefined): string {
   // TensorFlow's INFO/WARNING lines (oneDNN notices, CPU feature hints) are noise in a CLI.
   process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
-  const wanted: string[] = [];
+  const wanted: [env: string, value: number][] = [];
   for (const [key, env] of [
     ['intraOpThreads', 'TF_NUM_INTRAOP_THREADS'],
     ['interOpThreads', 'TF_NUM_INTEROP_THREADS'],
@@ -309,32 +304,38 @@ function applyTensorflowThreads(opts: TensorflowThreadOptions | undefined): stri
         `tensorflow.${key}: expected a whole number >= 0 (0 = TensorFlow's default), got ${String(v)}`,
       );
     }
-    wanted.push(`${env}=${v}`);
+    wanted.push([env, v]);
   }
-  const setting = wanted.join(' ');
+  const setting = wanted.map(([env, v]) => `${env}=${v}`).join(' ');
   if (tf.findBackendFactory('tensorflow') != null) {
     // Already loaded: the pools exist. Say so when different threads were asked for.
     return setting && setting !== threadsApplied
       ? `; thread settings ignored, TensorFlow already loaded with ${threadsApplied || 'defaults'}`
       : '';
   }
-  for (const w of wanted) {
-    const [env, v] = w.split('=') as [string, string];
-    process.env[env] = v;
-  }
+  for (const [env, v] of wanted) process.env[env] = String(v);
   threadsApplied = setting;
   return setting ? `; ${setting}` : '';
 }
 
-/** The devices the linked build's lister reports (undefined when it is not there). */
+/**
+ * The devices the linked build's lister reports (undefined when it is not there). Listed once per
+ * process: each listing opens a TensorFlow context, and the devices do not change.
+ */
 function listTensorflowDevices(tfjsNodeDir: string): TensorflowDevice[] | undefined {
-  const lister = devicesAddon(tfjsNodeDir);
-  try {
-    return lister?.listDevices();
-  } catch {
-    return undefined;
+  if (!deviceLists.has(tfjsNodeDir)) {
+    let devices: TensorflowDevice[] | undefined;
+    try {
+      devices = devicesAddon(tfjsNodeDir)?.listDevices();
+    } catch {
+      devices = undefined;
+    }
+    deviceLists.set(tfjsNodeDir, devices);
   }
+  return deviceLists.get(tfjsNodeDir);
 }
+
+const deviceLists = new Map<string, TensorflowDevice[] | undefined>();
 
 function tensorflowVersion(tfjsNodeDir: string): string | undefined {
   return devicesAddon(tfjsNodeDir)?.tensorflowVersion;
@@ -349,18 +350,10 @@ function devicesAddon(tfjsNodeDir: string): DevicesAddon | undefined {
   return devicesAddons.get(tfjsNodeDir);
 }
 
-/** The cached build the installed tfjs-node links to (setup-tensorflow makes deps/ a link into it). */
-function linkedBuildDir(tfjsNodeDir: string): string | undefined {
-  try {
-    return path.dirname(realpathSync(path.join(tfjsNodeDir, 'deps')));
-  } catch {
-    return undefined;
-  }
-}
-
 /** One of our addons in that build (native/), or undefined where the build has none. */
 function loadOwnAddon<T>(tfjsNodeDir: string, name: string): T | undefined {
-  const build = linkedBuildDir(tfjsNodeDir);
+  // setup-tensorflow links tfjs-node's deps/ into the cached build; our addons sit in that build.
+  const build = linkedBuild(tfjsNodeDir);
   if (build == null) return undefined;
   try {
     return createRequire(import.meta.url)(path.join(build, 'lib', 'napi-v8', `${name}.node`)) as T;

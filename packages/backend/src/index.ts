@@ -10,7 +10,7 @@ export {
   type TensorflowThreadOptions,
   wasmBinariesDir,
 } from './backend.js';
-export { type BackendTiming, measureBackends, tsnasCacheDir, type Workload } from './auto.js';
+export { type BackendTiming, measureBackends, type Workload } from './auto.js';
 export { BackendError, TensorLeakError } from './errors.js';
 export { type GradientSource, gradientsRegistered, registerAllGradients } from './gradients.js';
 export {
