@@ -6,6 +6,12 @@ export {
   resolveCopiesWithSources,
   resolveCopyPath,
 } from './copy.js';
+export {
+  type ArchaiProfileMapping,
+  archaiProfileWarning,
+  isArchaiProfile,
+  mapArchaiProfile,
+} from './archai-profile.js';
 export { findProjectRoot, findUserConfig, USER_CONFIG_FILES, type UserConfig } from './discover.js';
 export { type DumpOptions, dumpConfig } from './dump.js';
 export { ConfigError, type ConfigIssue } from './errors.js';

@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, dirname, extname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { z } from 'zod';
+import { archaiProfileWarning, isArchaiProfile, mapArchaiProfile } from './archai-profile.js';
 import { resolveCopiesWithSources } from './copy.js';
 import { ConfigError, locatedMessage } from './errors.js';
 import { expandPath } from './expand.js';
@@ -26,6 +27,8 @@ export interface LoadOptions {
   cwd?: string;
   /** When given, the resolved tree is validated and a ConfigError lists every problem. */
   schema?: z.ZodType;
+  /** Called with each warning (the keys an Archai profile has that tsnas ignores); default: stderr. */
+  onWarning?: (message: string) => void;
 }
 
 export interface LoadedConfig {
@@ -39,6 +42,8 @@ export interface LoadedConfig {
   rawSources: SourceMap;
   /** Every file read, included ones too, in the order they were merged. */
   files: string[];
+  /** The warnings given while loading (also passed to `onWarning`). */
+  warnings: string[];
   /** The resolved value at `a.b.c` (or `a.b[0]`), undefined when missing. */
   get(path: string | readonly KeySegment[]): unknown;
   /** Where the value at a key path (or its nearest ancestor) was written. */
@@ -50,6 +55,7 @@ interface LoadState {
   tree: ConfigTree;
   sources: SourceMap;
   files: string[];
+  warnings: string[];
 }
 
 // The include walk is written once as a generator that yields file names; a sync and an async
@@ -81,6 +87,10 @@ function* mergeFile(file: string, state: LoadState, stack: string[], includedFro
     }
     throw error;
   }
+  if (isArchaiProfile(parsed.value)) {
+    const mapping = mapArchaiProfile(parsed.value, parsed.sources);
+    state.warnings.push(archaiProfileWarning(displayPath(file), mapping));
+  }
   checkNoNestedInclude(parsed.value, [], parsed.sources);
   const includes = parsed.value[INCLUDE_KEY];
   if (includes !== undefined && includes !== null) {
@@ -96,7 +106,18 @@ function* mergeFile(file: string, state: LoadState, stack: string[], includedFro
           },
         );
       }
-      const target = includeTarget(file, expandPath(include, {}, { keyPath: INCLUDE_KEY }), at);
+      let expanded: string;
+      try {
+        expanded = expandPath(include, {}, { keyPath: INCLUDE_KEY });
+      } catch (error) {
+        // expandPath knows the key, not the file: say where the include was written.
+        const message = (error as Error).message.replace(`${INCLUDE_KEY}: `, '');
+        throw new ConfigError(locatedMessage(at, INCLUDE_KEY, message), {
+          location: at,
+          keyPath: INCLUDE_KEY,
+        });
+      }
+      const target = includeTarget(file, expanded, at);
       yield* mergeFile(target, state, [...stack, file], at);
     }
   }
@@ -236,7 +257,7 @@ async function readProfileAsync(file: string): Promise<ParsedProfile> {
 }
 
 function newState(): LoadState {
-  return { tree: {}, sources: new SourceMap(), files: [] };
+  return { tree: {}, sources: new SourceMap(), files: [], warnings: [] };
 }
 
 function drive(steps: Steps, read: (file: string) => ParsedProfile): void {
@@ -279,6 +300,8 @@ function finish(state: LoadState, options: LoadOptions): LoadedConfig {
   }
   if (options.schema) validateConfig(resolved.tree, options.schema, resolved.sources);
   const { tree, sources } = resolved;
+  const warn = options.onWarning ?? ((message: string) => process.stderr.write(`warning: ${message}\n`));
+  for (const message of state.warnings) warn(message);
   const segments = (path: string | readonly KeySegment[]) =>
     typeof path === 'string' ? parseKeyPath(path) : path;
   return {
@@ -287,6 +310,7 @@ function finish(state: LoadState, options: LoadOptions): LoadedConfig {
     sources,
     rawSources,
     files: state.files,
+    warnings: state.warnings,
     get: (path) => getAt(tree, segments(path)),
     locate: (path) => sources.locate(segments(path))?.location,
   };

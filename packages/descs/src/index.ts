@@ -1,5 +1,68 @@
-export * from './builder.js';
-export * from './errors.js';
-export * from './genotypes.js';
-export * from './model-desc.js';
-export * from './serialize.js';
+export {
+  type BuiltCellPostOp,
+  type BuiltCells,
+  type BuiltCellStems,
+  type BuiltNodes,
+  checkConfModelDesc,
+  getStemReduction,
+  knownStems,
+  ModelDescBuilder,
+  registerStemReduction,
+  type TensorShapesList,
+} from './builder.js';
+export {
+  DescError,
+  formatPath,
+} from './errors.js';
+export {
+  cloneGenotype,
+  DARTS_V1,
+  DARTS_V2,
+  EDGES_PER_NODE,
+  type Genotype,
+  type GenotypeEdge,
+  GenotypeModelDescBuilder,
+  genotypeNames,
+  genotypeToString,
+  genotypeToTemplate,
+  getGenotype,
+  modelDescToGenotype,
+  parseGenotype,
+  PDARTS,
+  resolveGenotype,
+  validateGenotype,
+} from './genotypes.js';
+export {
+  AuxTowerDesc,
+  CellDesc,
+  CellType,
+  type ConfCell,
+  type ConfModelDesc,
+  ConvMacroParams,
+  EdgeDesc,
+  ModelDesc,
+  NodeDesc,
+  OpDesc,
+  type OpParams,
+  type TensorShape,
+  type TensorShapes,
+  type Trainables,
+} from './model-desc.js';
+export {
+  DESC_FORMAT,
+  DESC_VERSION,
+  loadModelDesc,
+  modelDescFromArchaiYaml,
+  modelDescFromJSON,
+  modelDescFromObject,
+  modelDescFromYaml,
+  type ModelDescPlain,
+  modelDescToArchaiYaml,
+  modelDescToJSON,
+  modelDescToObject,
+  modelDescToYaml,
+  saveArchaiModelDesc,
+  saveModelDesc,
+  type SaveOptions,
+} from './serialize.js';
+export { ARCHAI_DESC_MODULE, type ArchaiYamlOptions, isArchaiDescYaml } from './archai.js';

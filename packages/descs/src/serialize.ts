@@ -2,18 +2,16 @@
 // order and no language tags, so a desc file is diffable and any program can read it.
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, extname } from 'node:path';
-import {
-  isMap,
-  isScalar,
-  isSeq,
-  LineCounter,
-  type Node,
-  parseDocument,
-  Document as YamlDocument,
-  visit,
-} from 'yaml';
+import { isMap, isScalar, isSeq, type Node, Document as YamlDocument, visit } from 'yaml';
 import type { z } from 'zod';
+import {
+  type ArchaiYamlOptions,
+  archaiYamlFromPlain,
+  archaiYamlToPlain,
+  isArchaiDescYaml,
+} from './archai.js';
 import { DescError, formatPath } from './errors.js';
+import { parseDescYaml } from './internal/yaml-doc.js';
 import {
   type AuxTowerDescPlain,
   type CellDescPlain,
@@ -477,32 +475,41 @@ function fromObject(
   return fromValidated(plain);
 }
 
-/** Builds a desc from its plain-data form (as parsed from YAML or JSON), validating it. */
-export function modelDescFromObject(data: unknown, file?: string): ModelDesc {
+/**
+ * Builds a desc from its plain-data form (as parsed from YAML or JSON), validating it. `locate`
+ * maps a path in the data to `line:col` in the text it came from, for error messages.
+ */
+export function modelDescFromObject(data: unknown, file?: string, locate?: Locator): ModelDesc {
   // A copy, so the desc never shares arrays with the caller's object.
-  return fromObject(structuredClone(data), file, '<model desc>');
+  return fromObject(structuredClone(data), file, '<model desc>', locate);
 }
 
+/**
+ * Reads an Archai desc file's text (PyYAML python objects, Archai HEAD or <= 0.6 module names; see
+ * archai.ts). Op names and params are kept as Archai wrote them. Errors (exit code 2) name the
+ * file, line and the part of the desc: an unknown tag, a missing field, an edge reading a state
+ * that does not exist.
+ */
+export function modelDescFromArchaiYaml(text: string, file?: string): ModelDesc {
+  const { plain, locate } = archaiYamlToPlain(text, file);
+  return modelDescFromObject(plain, file, locate);
+}
+
+/** A desc as Archai's `ModelDesc.save` writes it (see `archaiYamlFromPlain`). */
+export function modelDescToArchaiYaml(desc: ModelDesc, opts: ArchaiYamlOptions = {}): string {
+  return archaiYamlFromPlain(desc, modelDescToObject(desc), opts);
+}
+
+/** Reads a tsnas desc, or an Archai one (PyYAML python objects, see archai.ts). */
 export function modelDescFromYaml(text: string, file?: string): ModelDesc {
+  if (isArchaiDescYaml(text)) return modelDescFromArchaiYaml(text, file);
   const name = file ?? '<yaml>';
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  const pos = (offset: number): string => {
-    const { line, col } = lineCounter.linePos(offset);
-    return `${line}:${col}`;
-  };
-  if (doc.errors.length > 0) {
-    const e = doc.errors[0];
-    throw new DescError(`${name}:${pos(e.pos[0])}: malformed YAML: ${e.message.split('\n')[0]}`, {
-      file,
-      cause: e,
-    });
-  }
+  const { doc, pos } = parseDescYaml(text, name, file);
   // Archai writes PyYAML python-object tags; they are the one kind of tag a desc must not have.
   const tagWarning = doc.warnings.find((w) => w.code === 'TAG_RESOLVE_FAILED');
   if (tagWarning) {
     throw new DescError(
-      `${name}:${pos(tagWarning.pos[0])}: unsupported YAML tag (${tagWarning.message.split('\n')[0]}); a tsnas model desc is plain YAML (Archai's python-object desc files must be converted)`,
+      `${name}:${pos(tagWarning.pos[0])}: unsupported YAML tag (${tagWarning.message.split('\n')[0]}); a tsnas model desc is plain YAML (an Archai desc has a python object at its root)`,
       { file },
     );
   }
@@ -514,7 +521,14 @@ export function modelDescFromYaml(text: string, file?: string): ModelDesc {
     }
     return undefined;
   };
-  return fromObject(doc.toJS(), file, name, locate);
+  let data: unknown;
+  try {
+    data = doc.toJS();
+  } catch (e) {
+    // yaml throws ReferenceError for an alias without its anchor, or one expanding too much.
+    throw new DescError(`${name}: ${(e as Error).message.split('\n')[0]}`, { file, cause: e });
+  }
+  return fromObject(data, file, name, locate);
 }
 
 export function modelDescFromJSON(text: string, file?: string): ModelDesc {
@@ -542,13 +556,29 @@ function formatOf(path: string): FileFormat {
   });
 }
 
-/** Writes a desc as YAML or JSON (by extension), atomically: a crash never leaves half a file. */
-export async function saveModelDesc(desc: ModelDesc, path: string, opts: SaveOptions = {}): Promise<void> {
-  const text = formatOf(path) === 'yaml' ? modelDescToYaml(desc, opts) : modelDescToJSON(desc, opts);
+/** Writes beside and renames: a crash never leaves half a file. */
+async function writeAtomic(path: string, text: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
   await writeFile(tmp, text, 'utf8');
   await rename(tmp, path);
+}
+
+/** Writes a desc as YAML or JSON (by extension), atomically. */
+export async function saveModelDesc(desc: ModelDesc, path: string, opts: SaveOptions = {}): Promise<void> {
+  await writeAtomic(
+    path,
+    formatOf(path) === 'yaml' ? modelDescToYaml(desc, opts) : modelDescToJSON(desc, opts),
+  );
+}
+
+/** Writes `modelDescToArchaiYaml(desc)` to a file, atomically. */
+export async function saveArchaiModelDesc(
+  desc: ModelDesc,
+  path: string,
+  opts: ArchaiYamlOptions = {},
+): Promise<void> {
+  await writeAtomic(path, modelDescToArchaiYaml(desc, opts));
 }
 
 /** Reads a desc written by `saveModelDesc` (YAML or JSON by extension), validating it. */
