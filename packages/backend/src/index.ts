@@ -25,5 +25,22 @@ export { maxPoolInputGrad } from './kernels/pool-grads.js';
 export { registerTensorflowKernels, tensorflowKernels } from './kernels/tensorflow-kernels.js';
 export { registerWasmTrainingKernels, wasmTrainingKernels } from './kernels/wasm-kernels.js';
 export { assertNoLeak, assertNoLeakAsync, type MemorySnapshot, memoryCheck } from './memory.js';
-export * from './seed.js';
-export * from './safetensors.js';
+export {
+  globalRng,
+  type RngState,
+  SeededRng,
+  seedEverything,
+  type SeedOptions,
+  setGlobalRng,
+} from './seed.js';
+export {
+  decodeSafetensors,
+  encodeSafetensors,
+  loadSafetensors,
+  loadSafetensorsSync,
+  type NamedArray,
+  SAFETENSORS_CHECKSUM_KEY,
+  SafetensorsError,
+  saveSafetensors,
+  writeFileAtomic,
+} from './safetensors.js';

@@ -224,6 +224,9 @@ export function validateGenotype(g: Genotype, source = 'genotype'): void {
 // ---------------------------------------------------------------------------------------------
 // Parsing `Genotype(normal=[('sep_conv_3x3', 0), ...], normal_concat=range(2, 6), ...)`
 
+/** More concat states than any cell of a parseable size could have. */
+const MAX_CONCAT = 10_000;
+
 class GenotypeParser {
   private pos = 0;
   /** Where each parsed edge / concat entry starts, to point errors found after parsing at it. */
@@ -272,20 +275,24 @@ class GenotypeParser {
     if (!this.accept(ch)) this.error(what);
   }
 
-  private ident(): string | null {
+  /** Matches `re` (sticky) at the current position; no copy of the rest of the text. */
+  private match(re: RegExp): string | null {
     this.skipWs();
-    const m = /^[A-Za-z_][A-Za-z0-9_]*/.exec(this.text.slice(this.pos));
+    re.lastIndex = this.pos;
+    const m = re.exec(this.text);
     if (!m) return null;
     this.pos += m[0].length;
     return m[0];
   }
 
+  private ident(): string | null {
+    return this.match(/[A-Za-z_][A-Za-z0-9_]*/y);
+  }
+
   private int(what: string): number {
-    this.skipWs();
-    const m = /^[+-]?\d+/.exec(this.text.slice(this.pos));
-    if (!m) this.error(what);
-    this.pos += m[0].length;
-    return Number(m[0]);
+    const digits = this.match(/[+-]?\d+/y);
+    if (digits === null) this.error(what);
+    return Number(digits);
   }
 
   private str(what: string): string {
@@ -337,7 +344,15 @@ class GenotypeParser {
       if (this.accept(',') && this.peek() !== ')') b = this.int('an integer');
       this.accept(',');
       this.expect(')', `')' to close range(...)`);
-      return b === null ? range(0, a) : range(a, b);
+      const [from, to] = b === null ? [0, a] : [a, b];
+      // A cell has a handful of states; refuse a huge range before building it.
+      if (to - from > MAX_CONCAT) {
+        this.errorAt(
+          start,
+          `range(${b === null ? a : `${a}, ${b}`}) has ${to - from} states; a cell has at most ${MAX_CONCAT}`,
+        );
+      }
+      return range(from, to);
     }
     const open = this.peek();
     if (open !== '[' && open !== '(') this.error(`a list like [2, 3, 4, 5] or range(2, 6)`);

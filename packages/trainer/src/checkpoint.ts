@@ -44,7 +44,11 @@ export class Checkpoint {
     await saveSafetensors(this.file, arrays, { tsnas_state: JSON.stringify(data.state) });
   }
 
-  /** Loads the checkpoint, or returns null when there is none. A damaged file is an error naming it. */
+  /**
+   * Loads the checkpoint, or returns null when there is none. A damaged file (truncated, bit
+   * flips caught by the checksum, a state that is not a training state) is a CheckpointError naming
+   * it; the file is left as it is.
+   */
   async load(): Promise<CheckpointData | null> {
     if (!this.exists()) return null;
     let decoded: Awaited<ReturnType<typeof loadSafetensors>>;
@@ -55,16 +59,46 @@ export class Checkpoint {
     }
     const raw = decoded.metadata.tsnas_state;
     if (typeof raw !== 'string') throw new CheckpointError(this.file, 'it has no tsnas_state metadata');
-    let state: Record<string, unknown>;
+    let state: unknown;
     try {
       state = JSON.parse(raw);
     } catch (e) {
       throw new CheckpointError(this.file, `its state is not valid JSON (${(e as Error).message})`);
     }
+    if (typeof state !== 'object' || state === null || Array.isArray(state)) {
+      throw new CheckpointError(this.file, `its state is not a JSON object (got ${raw.slice(0, 40)})`);
+    }
+    const epoch = (state as Record<string, unknown>).epoch;
+    if (!Number.isSafeInteger(epoch) || (epoch as number) < 0) {
+      throw new CheckpointError(this.file, `its state has no epoch number (got ${JSON.stringify(epoch)})`);
+    }
     const tensors = new Map<string, tf.Tensor>();
     for (const [k, a] of decoded.tensors)
       tensors.set(k, tf.tensor(a.data, a.shape, a.data instanceof Int32Array ? 'int32' : 'float32'));
-    return { state, tensors };
+    return { state: state as Record<string, unknown>, tensors };
+  }
+}
+
+/**
+ * Checks that the optimiser state in a checkpoint (`optimizer.<slot>.<variable>`) has the shape of
+ * the variable it belongs to, so a checkpoint of another network is refused before training starts.
+ */
+export function checkOptimizerShapes(
+  file: string,
+  tensors: Map<string, tf.Tensor>,
+  variables: Map<string, tf.Variable>,
+): void {
+  for (const [key, t] of tensors) {
+    if (!key.startsWith('optimizer.')) continue;
+    const rest = key.slice('optimizer.'.length);
+    const name = rest.slice(rest.indexOf('.') + 1);
+    const v = variables.get(name);
+    if (v && (v.shape.length !== t.shape.length || v.shape.some((d, i) => d !== t.shape[i]))) {
+      throw new CheckpointError(
+        file,
+        `tensor '${key}' has shape [${t.shape}], the model's '${name}' is [${v.shape}]`,
+      );
+    }
   }
 }
 

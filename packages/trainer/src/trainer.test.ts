@@ -7,51 +7,14 @@ import { registerAllGradients } from '@tsnas/backend';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Checkpoint } from './checkpoint.js';
-import { type Batch, type BatchSource, type TrainableModel, Trainer, type TrainerConf } from './trainer.js';
+import type { Batch, BatchSource } from './trainable.js';
+import { Trainer, type TrainerConf } from './trainer.js';
+import { LinearModel } from './__tests__/linear-model.js';
 
 beforeAll(async () => {
   await registerAllGradients();
   await tf.setBackend('cpu');
 });
-
-/** Softmax regression on flattened 2x2x1 images: small enough to reason about. */
-class LinearModel implements TrainableModel {
-  w = tf.variable(tf.zeros([4, 3]), true, `w${Math.random()}`);
-  b = tf.variable(tf.zeros([3]), true, `b${Math.random()}`);
-  forward(x: tf.Tensor4D) {
-    return {
-      logits: tf.add(tf.matMul(tf.reshape(x, [x.shape[0], 4]), this.w), this.b) as tf.Tensor2D,
-      aux: null,
-    };
-  }
-  weights() {
-    return new Map([
-      ['w', this.w],
-      ['b', this.b],
-    ]);
-  }
-  archParams() {
-    return new Map<string, tf.Variable>();
-  }
-  buffers() {
-    return new Map<string, tf.Variable>();
-  }
-  setDropPathProb() {}
-  getState() {
-    return new Map<string, tf.Tensor>([
-      ['w', this.w.clone()],
-      ['b', this.b.clone()],
-    ]);
-  }
-  setState(s: Map<string, tf.Tensor>) {
-    this.w.assign(s.get('w') as tf.Tensor2D);
-    this.b.assign(s.get('b') as tf.Tensor1D);
-  }
-  dispose() {
-    this.w.dispose();
-    this.b.dispose();
-  }
-}
 
 /** Class c lights up pixel c; shuffled per epoch from a seed, like the real loaders. */
 class ToySource implements BatchSource {
@@ -169,6 +132,41 @@ describe('Trainer', () => {
     expect(events.filter((k) => k === 'epoch_end')).toHaveLength(2);
     const a = Array.from(full.w.dataSync());
     Array.from(resumed.w.dataSync()).forEach((v, i) => expect(v).toBeCloseTo(a[i], 6));
+  });
+
+  it('logs every logger_freq-th step to metrics.jsonl, once per step across a crash and resume', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tr-'));
+    const file = join(dir, 'metrics.jsonl');
+    const data = () => ({ train: new ToySource(30, 8), val: new ToySource(9, 4), test: null });
+    const ckpt = new Checkpoint(join(dir, 'ckpt.safetensors'), 1);
+    seedEverything(3);
+    const first = new LinearModel();
+    // 4 steps per epoch, logger_freq 2: steps 2 and 4 are logged. Crash in epoch 2 after step 2
+    // was logged: that line belongs to an epoch the resumed run trains again.
+    const partial = new Trainer(conf(4, { logger_freq: 2 }), first, {
+      checkpoint: ckpt,
+      metricsFile: file,
+      onEvent: (e) => {
+        if (e.kind === 'step' && e.epoch === 2 && e.step === 3) throw new Error('killed');
+      },
+    });
+    await expect(partial.fit(data())).rejects.toThrow('killed');
+    const resumed = new LinearModel();
+    await new Trainer(conf(4, { logger_freq: 2 }), resumed, { checkpoint: ckpt, metricsFile: file }).fit(
+      data(),
+    );
+    const lines = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines.map((l) => `${l.type}:${l.epoch}${l.type === 'step' ? `.${l.step}` : ''}`)).toEqual(
+      [0, 1, 2, 3].flatMap((e) => [`step:${e}.2`, `step:${e}.4`, `epoch:${e}`]),
+    );
+    const step = lines[0];
+    expect(step).toMatchObject({ title: 'toy', steps: 4, lr: 0.5 });
+    expect(step.loss).toBeGreaterThan(0);
+    first.dispose();
+    resumed.dispose();
   });
 
   it('a damaged checkpoint is an error that names its path', async () => {

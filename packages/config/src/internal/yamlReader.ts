@@ -12,7 +12,10 @@ export interface ParsedProfile {
 
 // Aliases are expanded into copies (so every node has one position); a small file of nested
 // aliases can still expand exponentially, so bound the work.
-const MAX_NODES = 200_000;
+const MAX_NODES = 50_000;
+// Profiles are a dozen levels deep; a limit far above that keeps every recursive walk of the tree
+// (merging, _copy, validation) well inside the stack.
+const MAX_DEPTH = 200;
 
 /**
  * Parses a YAML (or JSON) profile. `subKey` selects one top-level key of the document as the
@@ -55,6 +58,7 @@ class NodeReader {
   private nodeCount = 0;
   // Alias targets being read right now: meeting one again means the alias contains itself.
   private readonly active = new Set<Node>();
+  private readonly aliasTargets = new Map<Node, Node | undefined>();
 
   constructor(
     private readonly doc: Document,
@@ -78,8 +82,14 @@ class NodeReader {
   read(node: Node, path: KeySegment[], sources: SourceMap = this.sources): ConfigValue {
     if (++this.nodeCount > MAX_NODES)
       this.fail(node, `more than ${MAX_NODES} values after expanding aliases`);
+    if (path.length > MAX_DEPTH) this.fail(node, `values nested more than ${MAX_DEPTH} levels deep`);
     if (isAlias(node)) {
-      const target = node.resolve(this.doc) as Node | undefined;
+      // yaml's resolve walks the whole document; an expanded alias is met again and again.
+      let target = this.aliasTargets.get(node);
+      if (!this.aliasTargets.has(node)) {
+        target = node.resolve(this.doc) as Node | undefined;
+        this.aliasTargets.set(node, target);
+      }
       if (!target) this.fail(node, `unknown alias *${node.source}`);
       if (this.active.has(target)) this.fail(node, `alias *${node.source} contains itself`);
       this.active.add(target);
@@ -144,9 +154,11 @@ class NodeReader {
   }
 
   private keyString(keyNode: Node | null, parent: Node): string {
-    if (keyNode == null) return '';
+    if (keyNode == null) this.fail(parent, 'a mapping key is missing');
     if (!isScalar(keyNode)) this.fail(keyNode, 'mapping keys must be plain scalars');
     const key = keyNode.value == null ? '' : String(keyNode.value);
+    // An empty key has no key path (`a..b`) and would stand for its parent in the source map.
+    if (key === '') this.fail(keyNode, 'empty mapping key');
     if (key === '__proto__') this.fail(keyNode ?? parent, "the key '__proto__' is not allowed");
     return key;
   }

@@ -5,6 +5,12 @@ import { DatasetError } from '../errors.js';
 
 const gunzipAsync = promisify(gunzip);
 
+/**
+ * The most a dataset file may inflate to (2 GiB, above any IDX or CIFAR file in use): a damaged or
+ * hostile gzip stream is refused before it fills memory.
+ */
+export const MAX_INFLATED_BYTES = 2 ** 31 - 1;
+
 /** True when the bytes start with the gzip magic number 1f 8b. */
 export function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
@@ -25,7 +31,7 @@ export async function readMaybeGzip(file: string): Promise<Uint8Array> {
   }
   if (!isGzip(raw)) return new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
   try {
-    const out = await gunzipAsync(raw);
+    const out = await gunzipAsync(raw, { maxOutputLength: MAX_INFLATED_BYTES });
     return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
   } catch (err) {
     throw new DatasetError(

@@ -42,7 +42,9 @@ export function parseIdx(bytes: Uint8Array, name: string): IdxArray {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const dims: number[] = [];
   for (let i = 0; i < rank; i++) dims.push(view.getUint32(4 + 4 * i, false));
-  const count = dims.reduce((a, b) => a * b, 1);
+  // Counted in a way that cannot overflow to Infinity or NaN (a zero after huge dims): the byte
+  // count is checked against the file before anything the size of the data is allocated.
+  const count = dims.includes(0) ? 0 : dims.reduce((a, b) => Math.min(a * b, Number.MAX_SAFE_INTEGER), 1);
   const expected = headerBytes + count * type.bytes;
   if (bytes.length !== expected) {
     const how = bytes.length < expected ? 'truncated' : 'has trailing bytes';
