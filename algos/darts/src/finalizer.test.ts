@@ -1,8 +1,11 @@
 import 'reflect-metadata';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { registerAllGradients, seedEverything } from '@tsnas/backend';
 import type { ConfModelDesc } from '@tsnas/descs';
 import { Model } from '@tsnas/ops';
-import { createRunContainer, DefaultFinalizers } from '@tsnas/runner';
+import { ArchHistory, createRunContainer, DefaultFinalizers } from '@tsnas/runner';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -107,6 +110,68 @@ describe('DARTS finalizer', () => {
         .edges.map((e) => e.opDesc.name),
     ).toEqual(['sep_conv_5x5', 'dil_conv_3x3']);
     expect(idx('none')).toBe(7);
+    model.dispose();
+  });
+});
+
+describe('search/alphas.jsonl', () => {
+  it('records each owned edge once per epoch with softmax weights and the genotype they give', async () => {
+    seedEverything(0);
+    const container = createRunContainer({
+      plugin,
+      packageName: '@tsnas/algo-darts',
+      version: '0',
+      origin: 'built-in',
+    });
+    const desc = new (await import('./builder.js')).DartsModelDescBuilder().build(conf);
+    const model = new Model(desc, { container, affine: false, droppath: false });
+    const file = join(mkdtempSync(join(tmpdir(), 'alphas-')), 'search', 'alphas.jsonl');
+    const history = new ArchHistory(file);
+    history.record(model, desc, 0);
+    // Epoch 1: every edge of both owned cells prefers one primitive.
+    for (const [cell, name] of [
+      [model.cells[0], 'sep_conv_3x3'],
+      [model.cells[1], 'max_pool_3x3'],
+    ] as const) {
+      for (const node of cell.nodes)
+        for (const edge of node.edges) {
+          const a = PRIMITIVES.map((p) => (p === name ? 3 : 0));
+          (edge.op as MixedOp).archParams()!.get('alphas').assign(tf.tensor1d(a));
+        }
+    }
+    history.record(model, desc, 1);
+    const lines = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.epoch)).toEqual([0, 1]);
+    // Cells 0 (normal) and 1 (reduce) own their alphas; cell 2 shares cell 0's. Nodes have 2 and 3 edges.
+    const edges = lines[1].edges;
+    expect(edges.map((e: any) => `${e.cell_type}:${e.node}:${e.inputs.join('+')}`)).toEqual([
+      'normal:0:0',
+      'normal:0:1',
+      'normal:1:0',
+      'normal:1:1',
+      'normal:1:2',
+      'reduce:0:0',
+      'reduce:0:1',
+      'reduce:1:0',
+      'reduce:1:1',
+      'reduce:1:2',
+    ]);
+    for (const e of edges) {
+      expect(Object.keys(e.weights).sort()).toEqual([...PRIMITIVES].sort());
+      const sum = Object.values(e.weights as Record<string, number>).reduce((s, v) => s + v, 0);
+      expect(sum).toBeCloseTo(1, 6);
+    }
+    // softmax([3, 0 x 7]) = e^3 / (e^3 + 7)
+    const top = Math.exp(3) / (Math.exp(3) + 7);
+    expect(edges[0].weights.sep_conv_3x3).toBeCloseTo(top, 6);
+    expect(edges[5].weights.max_pool_3x3).toBeCloseTo(top, 6);
+    // Near-uniform at initialisation (alphas ~ 1e-3 N(0, 1)).
+    expect(lines[0].edges[0].weights.none).toBeCloseTo(1 / 8, 2);
+    expect(lines[1].genotype).toMatch(/^Genotype\(normal=\[\('sep_conv_3x3', \d\)/);
+    expect(lines[1].genotype).toContain("reduce=[('max_pool_3x3'");
     model.dispose();
   });
 });

@@ -1,6 +1,6 @@
 // Per-epoch metrics with Archai's meanings (accuracies as fractions in 0..1, averages weighted by
 // batch size), written as JSON lines so a run can be followed with `tail -f` and parsed by programs.
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 export interface Averages {
@@ -55,6 +55,18 @@ export interface EpochRecord {
   val?: Averages;
 }
 
+/** A step that `logger_freq` asks to log: the batch's loss and top1, for per-step curves. */
+export interface StepRecord {
+  title: string;
+  epoch: number;
+  /** 1-based step within the epoch. */
+  step: number;
+  steps: number;
+  lr: number;
+  loss: number;
+  top1: number;
+}
+
 export interface RunSummary {
   title: string;
   epochs: EpochRecord[];
@@ -85,12 +97,38 @@ export class Metrics {
     this.write({ type: 'epoch', ...rec });
   }
 
-  /** Replaces the history (on resume) and rewrites the JSON-lines file to match it. */
+  /** Logged steps go to the file only (curves read them back); the checkpoint does not carry them. */
+  addStep(rec: StepRecord): void {
+    this.write({ type: 'step', ...rec });
+  }
+
+  /**
+   * Replaces the history (on resume) and rewrites the JSON-lines file to match it: epoch lines from
+   * `epochs`, and the step lines already in the file for those epochs (later ones were logged after
+   * the checkpoint and are trained again).
+   */
   replaceEpochs(epochs: EpochRecord[], seconds: number): void {
     this.epochs = [...epochs];
     this.seconds = seconds;
-    if (this.file)
-      writeFileSync(this.file, epochs.map((e) => `${JSON.stringify({ type: 'epoch', ...e })}\n`).join(''));
+    if (!this.file) return;
+    const kept = new Map<number, string[]>();
+    if (existsSync(this.file)) {
+      for (const line of readFileSync(this.file, 'utf8').split('\n')) {
+        let rec: { type?: string; epoch?: number } | null = null;
+        try {
+          rec = JSON.parse(line);
+        } catch {
+          continue; // a line cut short by the crash
+        }
+        if (rec?.type !== 'step' || typeof rec.epoch !== 'number' || rec.epoch >= epochs.length) continue;
+        kept.set(rec.epoch, [...(kept.get(rec.epoch) ?? []), line]);
+      }
+    }
+    const lines = epochs.flatMap((e) => [
+      ...(kept.get(e.epoch) ?? []),
+      JSON.stringify({ type: 'epoch', ...e }),
+    ]);
+    writeFileSync(this.file, lines.map((l) => `${l}\n`).join(''));
   }
 
   setTest(avg: Averages): void {

@@ -2,44 +2,20 @@
 // `batch_chunks` accumulation, auxiliary loss, drop-path ramp, metrics and resumable checkpoints.
 import { globalRng, SeededRng, setGlobalRng } from '@tsnas/backend';
 import * as tf from '@tensorflow/tfjs-core';
-import { type Checkpoint, takePrefix, withPrefix } from './checkpoint.js';
+import {
+  type Checkpoint,
+  CheckpointError,
+  checkOptimizerShapes,
+  takePrefix,
+  withPrefix,
+} from './checkpoint.js';
 import { crossEntropy, topkCorrect } from './losses.js';
 import { type Averages, AverageMeter, Metrics } from './metrics.js';
 import { clipByGlobalNorm, createOptimizer, type Optimizer, type OptimizerConf } from './optimizers.js';
 import { modelLoss } from './parallel/chunks.js';
 import { type GradientEngine, InProcessGradientEngine } from './parallel/engine.js';
 import { type LrScheduleConf, lrAt } from './schedules.js';
-
-/** What the trainer needs of a model (implemented by @tsnas/ops's Model). */
-export interface TrainableModel {
-  forward(x: tf.Tensor4D, training: boolean): { logits: tf.Tensor2D; aux: tf.Tensor2D | null };
-  weights(): Map<string, tf.Variable>;
-  archParams(): Map<string, tf.Variable>;
-  buffers(): Map<string, tf.Variable>;
-  setDropPathProb(p: number): void;
-  getState(): Map<string, tf.Tensor>;
-  setState(state: Map<string, tf.Tensor>): void;
-  /** The drop-path mask stream, saved in checkpoints so a resumed run draws the same masks. */
-  dropPathRng?: SeededRng;
-}
-
-export interface Batch {
-  x: tf.Tensor4D;
-  y: tf.Tensor1D;
-}
-
-/** A re-iterable source of batches whose order is a function of the epoch set last. */
-export interface BatchSource {
-  readonly length: number;
-  setEpoch(epoch: number): void;
-  [Symbol.iterator](): Iterator<Batch>;
-}
-
-export interface DataLoaders {
-  train: BatchSource | null;
-  val: BatchSource | null;
-  test: BatchSource | null;
-}
+import type { Batch, BatchSource, DataLoaders, TrainableModel } from './trainable.js';
 
 export interface TrainerConf {
   title: string;
@@ -148,8 +124,17 @@ export class Trainer {
     let startEpoch = 0;
     const restored = this.checkpoint ? await this.checkpoint.load() : null;
     if (restored) {
-      startEpoch = this.restoreCheckpoint(restored.state, restored.tensors) + 1;
-      for (const t of restored.tensors.values()) t.dispose();
+      try {
+        checkOptimizerShapes(this.checkpoint!.file, restored.tensors, this.trainedVariables());
+        startEpoch = this.restoreCheckpoint(restored.state, restored.tensors) + 1;
+      } catch (e) {
+        // A checkpoint that decodes but does not fit this run (other network, other state) is the
+        // file's fault: name it, and stop before anything trains or overwrites it.
+        if (e instanceof CheckpointError) throw e;
+        throw new CheckpointError(this.checkpoint!.file, (e as Error).message);
+      } finally {
+        for (const t of restored.tensors.values()) t.dispose();
+      }
     }
     const secondsBefore = this.metrics.seconds;
     this.onEvent({
@@ -210,6 +195,16 @@ export class Trainer {
       step += 1;
       // Every step is reported (progress bars); `logged` marks the ones logger_freq asks to log.
       const logged = freq > 0 && (step % freq === 0 || step === steps);
+      if (logged)
+        this.metrics.addStep({
+          title: this.conf.title,
+          epoch: this.epoch,
+          step,
+          steps,
+          lr: this.lr,
+          loss,
+          top1,
+        });
       this.onEvent({
         kind: 'step',
         title: this.conf.title,
