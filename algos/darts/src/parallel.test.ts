@@ -10,6 +10,8 @@ import {
   type Batch,
   type BatchSource,
   DataParallelEngine,
+  InProcessGradientEngine,
+  modelLoss,
   modelReplicaRecipe,
   pluginModulesFor,
 } from '@tsnas/trainer';
@@ -131,6 +133,49 @@ describe('BilevelArchTrainer over two threads', () => {
     expect(want.size).toBe(model.archParams().size);
     expect(maxRelErr(got, want)).toBeLessThanOrEqual(1e-5);
     tf.dispose([...want.values(), ...got.values(), t.x, t.y, v.x, v.y]);
+  });
+
+  it('BatchNorm running means after a step are those of the whole batch, not of one thread', () => {
+    const b = batch(8, 5);
+    const step = (
+      model: Model,
+      gradients: InProcessGradientEngine | DataParallelEngine,
+      chunks: number,
+      rows: Batch = b,
+    ) => {
+      const r = gradients.compute(model, {
+        x: rows.x,
+        y: rows.y,
+        vars: model.weights(),
+        chunks,
+        loss: (x, y) => modelLoss(model, x, y, true, {}),
+        zerosForMissing: false,
+      });
+      tf.dispose([...r.grads.values()]);
+      return new Map([...model.buffers()].map(([k, v]) => [k, v.clone()]));
+    };
+    // One thread over the whole batch, against two threads on 4 rows each. The stem's BN sees the
+    // same inputs either way and its running mean is linear in the batch mean, so the row-weighted
+    // average of the halves' updates is exact there (deeper BNs see inputs normalised per half).
+    const [oneModel, twoModel] = [supernet(), supernet()];
+    const whole = step(oneModel, new InProcessGradientEngine(), 1);
+    const parallel = engine();
+    const halves = step(twoModel, parallel, 2);
+    const pick = (m: Map<string, tf.Tensor>, re: RegExp) => new Map([...m].filter(([k]) => re.test(k)));
+    const stemMean = /stem.*running_mean$/;
+    expect(pick(whole, stemMean).size).toBe(1);
+    expect(maxRelErr(pick(halves, stemMean), pick(whole, stemMean))).toBeLessThanOrEqual(1e-5);
+    // Everywhere else the statistics come from both halves: close to the whole batch's.
+    expect(maxRelErr(pick(halves, /running_mean$/), pick(whole, /running_mean$/))).toBeLessThan(0.15);
+    // The main thread's half alone (what it kept before) is far off at the stem.
+    const half = { x: tf.slice(b.x, [0, 0, 0, 0], [4, -1, -1, -1]), y: tf.slice(b.y, [0], [4]) } as Batch;
+    const halfModel = supernet();
+    const mainOnly = step(halfModel, new InProcessGradientEngine(), 1, half);
+    expect(maxRelErr(pick(mainOnly, stemMean), pick(whole, stemMean))).toBeGreaterThan(0.05);
+    tf.dispose([...mainOnly.values(), half.x, half.y]);
+    halfModel.dispose();
+    tf.dispose([...whole.values(), ...halves.values(), b.x, b.y]);
+    owned.push(parallel, oneModel, twoModel);
   });
 
   it('a short search ends with the one-thread alphas and weights', async () => {

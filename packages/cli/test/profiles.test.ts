@@ -5,13 +5,18 @@ import darts from '@tsnas/algo-darts';
 import diversity from '@tsnas/algo-diversity';
 import random from '@tsnas/algo-random';
 import { type AlgoPlugin, loadRunConfig, type ProfileKind } from '@tsnas/runner';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
-async function profile(algo: AlgoPlugin, kind: ProfileKind) {
+const CONFIGS = fileURLToPath(new URL('../../../configs/', import.meta.url));
+
+async function profile(algo: AlgoPlugin, kind: ProfileKind, configFiles: string[] = []) {
   const loaded = await loadRunConfig({
     algo,
     profile: kind,
-    configFiles: [],
+    configFiles,
     overrides: [],
     cwd: process.cwd(),
     noUserConfig: true,
@@ -60,5 +65,52 @@ describe('built-in profiles', () => {
       expect(tree.nas.eval.trainer.epochs).toBe(600);
       expect(tree.nas.eval.model_desc.n_cells).toBe(20);
     }
+  });
+});
+
+describe('configs/ (ready-made profiles of the repository)', () => {
+  it('lists exactly the profiles tested here', () => {
+    expect(readdirSync(CONFIGS).sort()).toEqual([
+      'fashion-mnist-long.yaml',
+      'paper-cifar10.yaml',
+      'smoke.yaml',
+    ]);
+  });
+
+  it("paper-cifar10 is --full (Archai's paper sizes, CIFAR-10) plus the paper's BatchNorm after pools", async () => {
+    const paper = (await profile(darts, 'default', [join(CONFIGS, 'paper-cifar10.yaml')])).tree;
+    const full = (await profile(darts, 'full')).tree;
+    // The default profile's `dataset.embedded` (a Fashion-MNIST sample flag, copied into every
+    // dataset section) is set to false there; --full never has it.
+    expect(paper.dataset.embedded).toBe(false);
+    const strip = (o: unknown) => JSON.parse(JSON.stringify(o, (k, v) => (k === 'embedded' ? undefined : v)));
+    expect(strip(paper.dataset)).toEqual(full.dataset);
+    expect(strip(paper.nas.eval)).toEqual(full.nas.eval);
+    const want = structuredClone(full.nas.search);
+    want.model_desc.params.pool_bn = true;
+    expect(strip(paper.nas.search)).toEqual(want);
+    expect(paper.nas.eval.model_desc.n_cells).toBe(20);
+    expect(paper.nas.search.trainer.epochs).toBe(50);
+  });
+
+  it('smoke gives any algorithm the --toy sizes', async () => {
+    for (const algo of [darts, random]) {
+      const smoke = await profile(algo, 'default', [join(CONFIGS, 'smoke.yaml')]);
+      const toy = await profile(algo, 'toy');
+      expect(smoke.tree.nas.search.model_desc).toEqual(toy.tree.nas.search.model_desc);
+      expect(smoke.tree.nas.eval.model_desc).toEqual(toy.tree.nas.eval.model_desc);
+      expect(smoke.tree.dataset.max_batches).toBe(2);
+      expect(smoke.tree.nas.eval.trainer.epochs).toBe(1);
+    }
+  });
+
+  it('fashion-mnist-long reads the whole data set, not the embedded sample', async () => {
+    const { tree } = await profile(darts, 'default', [join(CONFIGS, 'fashion-mnist-long.yaml')]);
+    expect(tree.dataset.embedded).toBe(false);
+    expect(tree.nas.search.loader.dataset.max_batches).toBe(-1);
+    expect(tree.nas.eval.loader.dataset.max_batches).toBe(-1);
+    expect(tree.nas.search.trainer.epochs).toBe(10);
+    expect(tree.nas.eval.trainer.epochs).toBe(20);
+    expect(tree.nas.search.model_desc.n_cells).toBe(3);
   });
 });

@@ -1,4 +1,4 @@
-import type { OpFactory } from './registry.js';
+import type { OpFactory } from './factory.js';
 import { MultiOp } from './multi-op.js';
 import {
   AvgPool2d7x7,
@@ -49,5 +49,5 @@ export const BUILTIN_OPS: Readonly<Record<string, OpFactory>> = Object.freeze({
   concate_channels: (d) => new ConcateChannelsOp(d),
   proj_channels: (d, affine) => new ProjectChannelsOp(d, affine),
   linear: (d) => new LinearOp(d),
-  multi_op: (d, affine, _ap, container) => new MultiOp(d, affine, container),
+  multi_op: (d, affine, _ap, _container, create) => new MultiOp(d, affine, create),
 });

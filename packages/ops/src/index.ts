@@ -14,10 +14,33 @@ export { Model, type ModelOptions, type ModelOutput } from './model.js';
 export { Module, ModuleList } from './module.js';
 export { MultiOp } from './multi-op.js';
 export { type FinalizedOp, Op, type WeightedOp } from './op.js';
-export * from './primitives.js';
+export {
+  AvgPool2d7x7,
+  ConcateChannelsOp,
+  ConvBNReLU,
+  convParams,
+  DilConv,
+  FactorizedReduce,
+  Identity,
+  LinearOp,
+  MergeOp,
+  PoolAdaptiveAvg2D,
+  PoolMeanTensor,
+  PoolOp,
+  ProjectChannelsOp,
+  ReLUConvBN,
+  SepConv,
+  SkipConnect,
+  StemBase,
+  StemConv3x3,
+  StemConv3x3S4,
+  strideOf,
+  Zero,
+} from './primitives.js';
 export {
   createOp,
   findOp,
+  type CreateOp,
   type OpFactory,
   type OpRegistration,
   registerBuiltinOps,

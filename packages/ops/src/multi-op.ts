@@ -1,11 +1,10 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { ConvMacroParams, OpDesc } from '@tsnas/descs';
-import type { DependencyContainer } from 'tsyringe';
 import { OpsError } from './errors.js';
 import { ModuleList } from './module.js';
 import { Op } from './op.js';
 import { convParams } from './primitives.js';
-import { createOp } from './registry.js';
+import type { CreateOp } from './factory.js';
 
 /**
  * multi_op: child k (from `desc.children`, with this op's conv params) runs on input
@@ -16,7 +15,8 @@ export class MultiOp extends Op {
   readonly ins: number[];
   readonly proj: Op;
 
-  constructor(desc: OpDesc, affine: boolean, container: DependencyContainer) {
+  /** `create` builds the children through the registry that is building this op. */
+  constructor(desc: OpDesc, affine: boolean, create: CreateOp) {
     super(desc);
     const kids = desc.children;
     const ins = desc.childrenIns;
@@ -28,14 +28,14 @@ export class MultiOp extends Op {
     this.ins = [...ins];
     for (const child of kids) {
       child.params.conv = conv;
-      this.children.push(createOp(container, child, affine));
+      this.children.push(create(child, affine));
     }
     const projDesc = new OpDesc(
       'proj_channels',
       { conv: new ConvMacroParams(conv.chOut * ins.length, conv.chOut), out_states: ins.length },
       1,
     );
-    this.proj = this.addChild('proj', createOp(container, projDesc, affine));
+    this.proj = this.addChild('proj', create(projDesc, affine));
   }
 
   forward(x: tf.Tensor4D | tf.Tensor4D[], training: boolean): tf.Tensor4D {

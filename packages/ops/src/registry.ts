@@ -5,20 +5,12 @@ import 'reflect-metadata';
 import type { OpDesc } from '@tsnas/descs';
 import type { DependencyContainer } from 'tsyringe';
 import type { ArchParams } from './arch-params.js';
+import type { CreateOp, OpFactory } from './factory.js';
 import { BUILTIN_OPS, BUILTIN_OWNER } from './builtins.js';
 import { DuplicateOpError, UnknownOpError } from './errors.js';
 import type { Op } from './op.js';
 
-/**
- * Builds an op from its desc. `container` is the registry the op was created from, so composite
- * ops (a MixedOp's primitives) are created through the same registry.
- */
-export type OpFactory = (
-  desc: OpDesc,
-  affine: boolean,
-  archParams: ArchParams | null,
-  container: DependencyContainer,
-) => Op;
+export type { CreateOp, OpFactory } from './factory.js';
 
 export interface OpRegistration {
   name: string;
@@ -82,7 +74,8 @@ export function createOp(
 ): Op {
   const reg = findOp(container, desc.name);
   if (!reg) throw new UnknownOpError(desc.name, registeredOps(container));
-  const op = reg.factory(desc, affine, archParams, container);
+  const create: CreateOp = (d, a, ap = null) => createOp(container, d, a, ap);
+  const op = reg.factory(desc, affine, archParams, container, create);
   op.desc = desc;
   if (desc.trainables) op.setTrainables(desc.trainables);
   return op;

@@ -1,6 +1,13 @@
 export { Checkpoint, type CheckpointData, CheckpointError, takePrefix, withPrefix } from './checkpoint.js';
 export { crossEntropy, topkCorrect } from './losses.js';
-export { type Averages, AverageMeter, type EpochRecord, Metrics, type RunSummary } from './metrics.js';
+export {
+  type Averages,
+  AverageMeter,
+  type EpochRecord,
+  Metrics,
+  type RunSummary,
+  type StepRecord,
+} from './metrics.js';
 export {
   Adam,
   clipByGlobalNorm,
@@ -47,12 +54,9 @@ export {
   resolveWorkers,
 } from './parallel/setup.js';
 export { type LrScheduleConf, lrAt, ScheduleConfigError } from './schedules.js';
+export type { Batch, BatchSource, DataLoaders, TrainableModel } from './trainable.js';
 export {
-  type Batch,
-  type BatchSource,
-  type DataLoaders,
   evaluate,
-  type TrainableModel,
   Trainer,
   type TrainerConf,
   type TrainerEvent,

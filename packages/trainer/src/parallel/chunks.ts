@@ -4,7 +4,7 @@
 // its worker threads, so every replica computes exactly the same thing on its rows.
 import * as tf from '@tensorflow/tfjs-core';
 import { crossEntropy, topkCorrect } from '../losses.js';
-import type { TrainableModel } from '../trainer.js';
+import type { TrainableModel } from '../trainable.js';
 
 /** The parts of a trainer's profile that define its training loss. */
 export interface LossConf {

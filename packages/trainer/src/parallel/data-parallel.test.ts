@@ -2,7 +2,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { registerAllGradients } from '@tsnas/backend';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Batch } from '../trainer.js';
+import type { Batch } from '../trainable.js';
 import { ConvNet, batchOf, maxRelErr } from './__tests__/fixtures.js';
 import { modelLoss } from './chunks.js';
 import { DataParallelEngine, ReplicaWorkerError } from './data-parallel.js';
@@ -106,12 +106,13 @@ describe('DataParallelEngine', () => {
     tf.dispose([b.x, b.y]);
   });
 
-  it('keeps running statistics from the main thread only', () => {
-    const b = batchOf(8, 5);
+  it("keeps the threads' buffers averaged by rows (running statistics of the whole batch)", () => {
+    const b = batchOf(6, 5);
     const before = model.seen.dataSync()[0];
-    disposeGrads(gradsOf(engine, model, b, 4));
-    // Rows 0-3 ran here (chunks of 2); rows 4-7 in the replica, whose buffer is discarded.
-    expect(model.seen.dataSync()[0] - before).toBe(4);
+    disposeGrads(gradsOf(engine, model, b, 3));
+    // Chunks of 2: rows 0-1 ran here (seen + 2), rows 2-5 in the replica (seen + 4), both from the
+    // same start: the main thread keeps (2 (s + 2) + 4 (s + 4)) / 6 = s + 10/3.
+    expect(model.seen.dataSync()[0] - before).toBeCloseTo(10 / 3, 4);
     tf.dispose([b.x, b.y]);
   });
 

@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
-import type { TrainableModel } from '../trainer.js';
+import type { TrainableModel } from '../trainable.js';
 import { accumulateChunks, addInto, type ChunkRange, chunkRanges, type PartialGradients } from './chunks.js';
 import { type GradientEngine, type GradientResult, type GradientTask, withZeros } from './engine.js';
 import type { GradJob, ReplicaRecipe, TensorData, WorkerInit, WorkerMessage } from './protocol.js';
@@ -90,6 +90,34 @@ interface Replica {
 
 function tensorData(t: tf.Tensor): TensorData {
   return { shape: [...t.shape], data: t.dataSync() as Float32Array | Int32Array };
+}
+
+/**
+ * Running statistics of the whole batch: each thread updated its buffers from the same values on its
+ * own rows; the main thread keeps their average weighted by rows (a thread without rows has none).
+ */
+function averageBuffers(
+  all: Map<string, tf.Variable>,
+  ownRows: number,
+  replicas: { rows: number; names: string[]; data: Float32Array[] }[],
+): void {
+  if (replicas.length === 0) return;
+  const rows = ownRows + replicas.reduce((s, r) => s + r.rows, 0);
+  for (const [tag, v] of all) {
+    if (!tag.startsWith('b:') || v.dtype !== 'float32') continue;
+    const mean = new Float32Array(v.size);
+    const own = v.dataSync() as Float32Array;
+    for (let i = 0; i < mean.length; i++) mean[i] = (own[i] * ownRows) / rows;
+    for (const r of replicas) {
+      const k = r.names.indexOf(tag);
+      if (k < 0) throw new Error(`DataParallelEngine: a replica sent no buffer '${tag}'`);
+      const theirs = r.data[k];
+      for (let i = 0; i < mean.length; i++) mean[i] += (theirs[i] * r.rows) / rows;
+    }
+    const t = tf.tensor(mean, v.shape, 'float32');
+    v.assign(t);
+    t.dispose();
+  }
 }
 
 export class DataParallelEngine implements GradientEngine {
@@ -265,9 +293,12 @@ export class DataParallelEngine implements GradientEngine {
         : { lossSum: 0, top1Sum: 0, top5Sum: 0, grads: new Map() };
     const t2 = performance.now();
     const workerMs: number[] = [];
+    const rowsOf = (r: number) => share(r).reduce((sum, c) => sum + c.len, 0);
+    const replicaBuffers: { rows: number; names: string[]; data: Float32Array[] }[] = [];
     try {
       for (const r of busy) {
         const res = this.expect(r, 'result');
+        replicaBuffers.push({ rows: rowsOf(r.index), ...res.buffers });
         this.tensorCounts[r.index - 1] = res.tensors;
         workerMs.push(res.ms);
         total.lossSum += res.lossSum;
@@ -284,6 +315,7 @@ export class DataParallelEngine implements GradientEngine {
       for (const g of total.grads.values()) g.dispose();
       throw e;
     }
+    averageBuffers(all, rowsOf(0), replicaBuffers);
     this.timings = { postMs: t1 - t0, ownMs: t2 - t1, waitMs: performance.now() - t2, workerMs };
     return {
       loss: total.lossSum / n,

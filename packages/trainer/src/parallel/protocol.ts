@@ -63,6 +63,11 @@ export type WorkerMessage =
       top5Sum: number;
       names: string[];
       grads: Float32Array[];
+      /**
+       * The replica's buffers (`b:` names: BN running statistics) after its rows' forward passes,
+       * which the main thread averages with its own, weighted by rows.
+       */
+      buffers: { names: string[]; data: Float32Array[] };
       /** tf.memory().numTensors in the worker after the job (leak checks). */
       tensors: number;
       /** Milliseconds the job took in the worker. */

@@ -13,6 +13,7 @@ import type { Metrics } from '../metrics.js';
 import { Trainer } from '../trainer.js';
 import { ConvNet, toyData, toyTrainerConf } from './__tests__/fixtures.js';
 import { DataParallelEngine } from './data-parallel.js';
+import { createGradientEngine } from './setup.js';
 
 const FIXTURES = new URL('./__tests__/fixtures.ts', import.meta.url).href;
 
@@ -27,11 +28,29 @@ const engine = () =>
     recipe: { module: FIXTURES, args: { seed: 1 }, loss: { label_smoothing: 0.1 }, backend: 'cpu' },
   });
 
-async function fit(workers: 1 | 2, epochs = 3, opts: { checkpoint?: Checkpoint; stopAfter?: number } = {}) {
+/** workers 1: `common.workers: 1` as the runner sets it up; 'plain': a Trainer with no engine given. */
+async function fit(
+  workers: 'plain' | 1 | 2,
+  epochs = 3,
+  opts: { checkpoint?: Checkpoint; stopAfter?: number } = {},
+) {
   seedEverything(5);
   const model = new ConvNet(1);
+  const gradients =
+    workers === 2
+      ? engine()
+      : workers === 1
+        ? createGradientEngine({
+            workers: 1,
+            desc: null as never,
+            affine: true,
+            droppath: false,
+            loss: {},
+            container: null as never,
+          }).engine
+        : undefined;
   const t = new Trainer(toyTrainerConf(epochs), model, {
-    ...(workers === 2 ? { gradients: engine() } : {}),
+    ...(gradients ? { gradients } : {}),
     ...(opts.checkpoint ? { checkpoint: opts.checkpoint } : {}),
     onEvent: (e) => {
       if (e.kind === 'checkpoint' && e.epoch === opts.stopAfter) throw new Error('killed');
@@ -44,11 +63,24 @@ async function fit(workers: 1 | 2, epochs = 3, opts: { checkpoint?: Checkpoint; 
   } catch (e) {
     error = e as Error;
   }
-  const weights = Array.from(model.w.dataSync());
+  const weights = [...model.weights().values()].flatMap((v) => Array.from(v.dataSync()));
+  const buffers = [...model.buffers().values()].flatMap((v) => Array.from(v.dataSync()));
   t.dispose();
   model.dispose();
-  return { metrics, weights, error };
+  return { metrics, weights, buffers, error };
 }
+
+describe('common.workers: 1', () => {
+  it('gives exactly the numbers of a plain trainer (weights, buffers, losses)', async () => {
+    const [plain, one] = [await fit('plain'), await fit(1)];
+    expect(one.weights).toEqual(plain.weights);
+    expect(one.buffers).toEqual(plain.buffers);
+    expect(one.buffers[0]).toBeGreaterThan(0);
+    expect(one.metrics!.epochs.map((e) => e.train.loss)).toEqual(
+      plain.metrics!.epochs.map((e) => e.train.loss),
+    );
+  });
+});
 
 describe('Trainer with a DataParallelEngine (2 threads)', () => {
   it('learns, repeats itself exactly, and matches one thread on a model without batch statistics', async () => {

@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import type { TrainableModel } from '../trainer.js';
+import type { TrainableModel } from '../trainable.js';
 
 /** Every variable of a model, named `w:` (weights), `a:` (arch params) or `b:` (buffers) + name. */
 export function taggedVariables(model: TrainableModel): Map<string, tf.Variable> {

@@ -3,7 +3,7 @@
 // forward and backward, and send the weighted gradient sums back.
 import { initBackend, SeededRng, seedEverything } from '@tsnas/backend';
 import * as tf from '@tensorflow/tfjs-core';
-import type { TrainableModel } from '../trainer.js';
+import type { TrainableModel } from '../trainable.js';
 import { accumulateChunks, type ChunkRange, modelLoss } from './chunks.js';
 import type { GradJob, WorkerInit, WorkerMessage } from './protocol.js';
 import { taggedVariables } from './variables.js';
@@ -75,6 +75,12 @@ export async function runReplicaWorker(init: WorkerInit): Promise<void> {
       }
       x.dispose();
       y.dispose();
+      const buffers = { names: [] as string[], data: [] as Float32Array[] };
+      for (const [name, v] of vars) {
+        if (!name.startsWith('b:')) continue;
+        buffers.names.push(name);
+        buffers.data.push(new Float32Array(v.dataSync() as Float32Array));
+      }
       return {
         kind: 'result',
         lossSum: part.lossSum,
@@ -82,6 +88,7 @@ export async function runReplicaWorker(init: WorkerInit): Promise<void> {
         top5Sum: part.top5Sum,
         names,
         grads,
+        buffers,
         tensors: tf.memory().numTensors,
         ms: performance.now() - started,
       };
@@ -100,7 +107,12 @@ export async function runReplicaWorker(init: WorkerInit): Promise<void> {
       send({ kind: 'error', message: err?.message ?? String(e), stack: err?.stack });
       return;
     }
-    send(reply, reply.kind === 'result' ? reply.grads.map((g) => g.buffer as ArrayBuffer) : []);
+    send(
+      reply,
+      reply.kind === 'result'
+        ? [...reply.grads, ...reply.buffers.data].map((g) => g.buffer as ArrayBuffer)
+        : [],
+    );
   });
   send({
     kind: 'ready',

@@ -2,7 +2,8 @@
 // through the recipe's module URL), the classes also in the test's own thread.
 import { SeededRng } from '@tsnas/backend';
 import * as tf from '@tensorflow/tfjs-core';
-import type { Batch, BatchSource, TrainableModel, TrainerConf } from '../../trainer.js';
+import type { Batch, BatchSource, TrainableModel } from '../../trainable.js';
+import type { TrainerConf } from '../../trainer.js';
 
 let serial = 0;
 
