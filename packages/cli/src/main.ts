@@ -1,13 +1,21 @@
 // The `nas` command line (DESIGN.md "Run contract"). Errors a user can fix print one line and exit
 // with code 2; anything else is a bug and prints its stack with exit code 1.
 import 'reflect-metadata';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initBackend } from '@tsnas/backend';
 import { findUserConfig } from '@tsnas/config';
-import { genotypeToString, ModelDescBuilder, modelDescToGenotype } from '@tsnas/descs';
+import {
+  genotypeToString,
+  ModelDescBuilder,
+  modelDescToArchaiYaml,
+  modelDescToGenotype,
+  modelDescToYaml,
+  saveArchaiModelDesc,
+  saveModelDesc,
+} from '@tsnas/descs';
 import { Model } from '@tsnas/ops';
 import {
   AlgoRegistry,
@@ -24,6 +32,15 @@ import { renderModelCellsSvg } from '@tsnas/viz';
 import { Command, CommanderError, Option } from 'commander';
 import { builtinAlgos } from './builtins.js';
 import { createReporter } from './progress.js';
+import {
+  addTrialsCommands,
+  seedsLine,
+  seedsOption,
+  trialExecutorFactory,
+  trialsOption,
+} from './trials-commands.js';
+import { addReportCommand, writeRunReport } from './report-command.js';
+import { addExportCommand } from './export-command.js';
 
 interface RunFlags {
   config?: string[];
@@ -39,6 +56,8 @@ interface RunFlags {
   desc?: string;
   resume: boolean;
   json?: boolean;
+  trials?: string;
+  seeds?: number[];
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -91,6 +110,8 @@ async function runAlgo(algoName: string, overrides: string[], flags: RunFlags, c
       resume: flags.resume,
       cwd,
       onEvent: (e) => reporter.onEvent(e),
+      trialExecutor: trialExecutorFactory(flags.trials),
+      ...(flags.seeds ? { seeds: flags.seeds } : {}),
     });
     reporter.stop();
     const lines = [
@@ -110,10 +131,15 @@ async function runAlgo(algoName: string, overrides: string[], flags: RunFlags, c
       lines.push(
         `  parameters   ${summary.eval.params.toLocaleString('en-US')} (${summary.eval.params_without_aux.toLocaleString('en-US')} without the auxiliary head)`,
       );
+      if (summary.eval.seeds) lines.push(seedsLine(summary.eval));
     }
     lines.push(`  folder       ${expDir}`);
+    const report = writeRunReport(expDir);
+    lines.push(report.line);
     if (flags.json || !process.stdout.isTTY) {
-      process.stdout.write(`${JSON.stringify({ kind: 'summary', exp_dir: expDir, summary })}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ kind: 'summary', exp_dir: expDir, report: report.file, summary })}\n`,
+      );
     } else {
       process.stdout.write(`${lines.join('\n')}\n`);
     }
@@ -130,6 +156,38 @@ interface DescFlags {
   algo?: string;
   full?: boolean;
   toy?: boolean;
+  genotype?: boolean;
+  format?: 'archai' | 'tsnas';
+  out?: string;
+}
+
+/**
+ * `nas desc SPEC --genotype` and `--format archai|tsnas [--out FILE]`: the desc as given (a file as
+ * it is; a genotype as its template under the profile), without building the network.
+ */
+async function convertDesc(spec: string, flags: DescFlags, conf: any, cwd: string): Promise<void> {
+  if (flags.genotype && flags.format) throw new UsageError('--genotype and --format: give only one of them');
+  const desc = await resolveTemplate(spec, conf.nas.eval.model_desc, cwd);
+  if (flags.genotype) {
+    const genotype = genotypeToString(modelDescToGenotype(desc));
+    process.stdout.write(flags.json ? `${JSON.stringify({ spec, genotype })}\n` : `${genotype}\n`);
+    return;
+  }
+  if (!flags.out) {
+    process.stdout.write(flags.format === 'archai' ? modelDescToArchaiYaml(desc) : modelDescToYaml(desc));
+    return;
+  }
+  const out = resolve(cwd, flags.out);
+  if (existsSync(resolve(cwd, spec)) && resolve(cwd, spec) === out) {
+    throw new UsageError(`--out ${flags.out}: that is the input desc file; write to another file`);
+  }
+  if (flags.format === 'archai') await saveArchaiModelDesc(desc, out);
+  else await saveModelDesc(desc, out); // .yaml/.yml or .json
+  process.stdout.write(
+    flags.json
+      ? `${JSON.stringify({ spec, format: flags.format, out })}\n`
+      : `wrote ${out} (${flags.format} desc)\n`,
+  );
 }
 
 /**
@@ -159,6 +217,8 @@ async function describe(spec: string, overrides: string[], flags: DescFlags, cwd
     schema: tsnasProfileSchema,
   });
   const conf = loaded.tree as any;
+  if (flags.out && !flags.format) throw new UsageError('--out: only with --format archai|tsnas');
+  if (flags.genotype || flags.format) return convertDesc(spec, flags, conf, cwd);
   await initBackend({ backend: 'cpu' });
   const template = await resolveTemplate(spec, conf.nas.eval.model_desc, cwd);
   const container = createRunContainer(algoSource);
@@ -224,7 +284,6 @@ async function listAlgos(cwd: string, json: boolean): Promise<void> {
 
 /** This package's version (`nas --version`), read from package.json beside src/ and dist/. */
 const VERSION: string = createRequire(import.meta.url)('../package.json').version;
-const SUBCOMMANDS = new Set(['algos', 'desc', 'run', 'help']);
 
 /** `nas <algo> --help`: what the algorithm is and where its profile lives, after the run options. */
 async function algoHelp(name: string, cwd: string): Promise<string> {
@@ -257,7 +316,10 @@ export function buildProgram(cwd: string): Command {
     .description(
       'print the evaluation network of a desc file or genotype (name or string): cells, parameters',
     )
-    .argument('<spec>', 'desc file (.yaml/.json), genotype name (darts_v2) or Genotype(...) string')
+    .argument(
+      '<spec>',
+      "desc file (tsnas .yaml/.json, or Archai's final_model_desc.yaml), genotype name (darts_v2) or Genotype(...) string",
+    )
     .argument('[overrides...]', 'key.path=value overrides of the profile')
     .option('--dataset <name>', 'dataset profile (fashion_mnist, mnist, cifar10, cifar100)')
     .option('--config <file>', 'extra profile file (repeatable)', collect)
@@ -266,6 +328,14 @@ export function buildProgram(cwd: string): Command {
     .option('--toy', "with --algo: the algorithm's smoke-test profile")
     .option('--json', 'print JSON')
     .option('--svg <file>', 'draw the normal cell to FILE and the reduction cell to FILE_reduce.svg')
+    .option('--genotype', 'print only the DARTS genotype of the desc as given (a cell-based desc)')
+    .addOption(
+      new Option(
+        '--format <format>',
+        "write the desc as given, converted: 'archai' (PyYAML python objects, for Archai's ModelDesc.load) or 'tsnas' (plain YAML/JSON); to --out or stdout",
+      ).choices(['archai', 'tsnas']),
+    )
+    .option('--out <file>', 'with --format: the file to write (tsnas: .yaml/.yml/.json); default stdout')
     .action(async (spec: string, overrides: string[], o: DescFlags) => describe(spec, overrides, o, cwd));
 
   program
@@ -289,7 +359,12 @@ export function buildProgram(cwd: string): Command {
     .option('--desc <spec>', 'with --eval-only: desc file or genotype to evaluate')
     .option('--no-resume', 'refuse to continue a run already in --exp-dir')
     .option('--json', 'JSON lines even on a terminal')
+    .addOption(trialsOption())
+    .addOption(seedsOption())
     .action(async (algo: string, overrides: string[], o: RunFlags) => runAlgo(algo, overrides, o, cwd));
+  addReportCommand(program, cwd);
+  addTrialsCommands(program, cwd, registry);
+  addExportCommand(program, cwd);
   return program;
 }
 
@@ -297,8 +372,9 @@ export function buildProgram(cwd: string): Command {
 export async function main(argv: string[], cwd = process.cwd()): Promise<number> {
   const program = buildProgram(cwd);
   // `nas darts --help` means the run command's help: name it, or commander shows the top level's.
+  const subcommands = new Set(['help', ...program.commands.map((c) => c.name())]);
   const algo =
-    argv[0] !== undefined && !argv[0].startsWith('-') && !SUBCOMMANDS.has(argv[0]) ? argv[0] : undefined;
+    argv[0] !== undefined && !argv[0].startsWith('-') && !subcommands.has(argv[0]) ? argv[0] : undefined;
   const wantsHelp = argv.includes('--help') || argv.includes('-h');
   try {
     await program.parseAsync(algo && wantsHelp ? ['run', ...argv] : argv, { from: 'user' });

@@ -17,6 +17,7 @@ export class JsonLinesReporter implements Reporter {
   constructor(private readonly out: NodeJS.WritableStream = process.stdout) {}
   onEvent(e: RunEvent): void {
     if (e.kind === 'step' && !e.logged) return;
+    if (e.kind === 'trial' && e.event?.kind === 'step' && !e.event.logged) return;
     this.out.write(`${JSON.stringify({ time: new Date().toISOString(), ...e })}\n`);
   }
   log(line: string): void {
@@ -31,6 +32,9 @@ export class TerminalReporter implements Reporter {
   private multi: cliProgress.MultiBar | null = null;
   private epochBar: cliProgress.SingleBar | null = null;
   private stepBar: cliProgress.SingleBar | null = null;
+  // Trials on workers (--trials): one bar per running trial and one line of queue counts.
+  private trialBars = new Map<string, cliProgress.SingleBar>();
+  private countsBar: cliProgress.SingleBar | null = null;
 
   private newMulti(): cliProgress.MultiBar {
     return new cliProgress.MultiBar(
@@ -88,8 +92,46 @@ export class TerminalReporter implements Reporter {
       case 'fit_end':
         this.stop();
         break;
+      case 'trial':
+        this.onTrial(e);
+        break;
+      case 'trial_counts': {
+        this.multi ??= this.newMulti();
+        const counts = `waiting ${e.waiting + e.delayed}, running ${e.active}, done ${e.completed}, failed ${e.failed}`;
+        this.countsBar ??= this.multi.create(0, 0, { counts }, { format: ` queue  ${e.queue} | {counts}` });
+        this.countsBar.update(0, { counts });
+        break;
+      }
       default:
         break;
+    }
+  }
+
+  private onTrial(e: Extract<RunEvent, { kind: 'trial' }>): void {
+    if (e.message) this.log(`[${e.phase}] ${e.message}`);
+    if (e.state === 'queued' || e.state === 'cached' || e.state === 'stalled') return;
+    this.multi ??= this.newMulti();
+    let bar = this.trialBars.get(e.id);
+    if (!bar) {
+      bar = this.multi.create(1, 0, { phase: 'trial ', label: e.id, info: e.worker ? `on ${e.worker}` : '' });
+      this.trialBars.set(e.id, bar);
+    }
+    const ev = e.event;
+    if (e.state === 'completed')
+      bar.update(bar.getTotal(), { info: `done${e.worker ? ` on ${e.worker}` : ''}` });
+    else if (e.state === 'failed') bar.update({ info: 'failed' });
+    else if (ev?.kind === 'fit_start') {
+      bar.setTotal(ev.epochs);
+      bar.update(ev.startEpoch, {
+        info: `on ${e.worker}${ev.startEpoch > 0 ? `, resumed after epoch ${ev.startEpoch}` : ''}`,
+      });
+    } else if (ev?.kind === 'step') {
+      bar.update({
+        info: `step ${ev.step}/${ev.steps} loss ${ev.loss.toFixed(3)} top1 ${pct(ev.top1)} on ${e.worker}`,
+      });
+    } else if (ev?.kind === 'epoch_end') {
+      const val = ev.val ? ` val top1 ${pct(ev.val.top1)}` : '';
+      bar.update(ev.epoch + 1, { info: `top1 ${pct(ev.train.top1)}${val} on ${e.worker}` });
     }
   }
 
@@ -103,6 +145,8 @@ export class TerminalReporter implements Reporter {
     this.multi = null;
     this.epochBar = null;
     this.stepBar = null;
+    this.trialBars.clear();
+    this.countsBar = null;
   }
 }
 

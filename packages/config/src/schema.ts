@@ -113,6 +113,15 @@ export const searchSchema = z.looseObject({
   final_desc_filename: z.string().optional(),
   full_desc_filename: z.string().optional(),
   search_iters: positive().optional(),
+  /** Archai's SearchCombinations: the search once per (reductions, cells, nodes) up to these. */
+  combinations: z
+    .looseObject({
+      max_reductions: count().optional(),
+      max_cells: positive().optional(),
+      max_nodes: positive().optional(),
+    })
+    .nullable()
+    .optional(),
   model_desc: modelDescSchema,
   loader: loaderSchema,
   trainer: trainerSchema,
@@ -135,6 +144,16 @@ export const commonSchema = z.looseObject({
   checkpoint: checkpointSchema,
   resume: z.boolean(),
   logdir: z.string().optional(),
+  /** Where trials run: `redis: redis://HOST:PORT` queues them for `nas worker`s; null: in-process. */
+  trials: z
+    .looseObject({
+      redis: z
+        .string()
+        .regex(/^rediss?:\/\/\S+$/, 'expected a redis://HOST:PORT URL')
+        .nullable()
+        .optional(),
+    })
+    .optional(),
   /** TensorFlow's thread pools (backend tensorflow); 0 = auto. */
   tensorflow: z
     .looseObject({ intra_op_threads: count().optional(), inter_op_threads: count().optional() })

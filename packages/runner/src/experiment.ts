@@ -20,14 +20,8 @@ import { loadRunConfig, type ProfileKind } from './config.js';
 import { runBackendOptions } from './backend-options.js';
 import { UsageError } from './errors.js';
 import { FinalizerRegistry } from './finalizers.js';
-import {
-  type EvalResult,
-  Evaluater,
-  type PhaseContext,
-  type RunEvent,
-  Searcher,
-  type SearchResult,
-} from './phases.js';
+import type { PhaseContext, RunEvent } from './context.js';
+import { type EvalResult, Evaluater, Searcher, type SearchResult } from './phases.js';
 import type { AlgoSource } from './plugin.js';
 import {
   ARCH_TRAINER,
@@ -38,7 +32,9 @@ import {
   TRAINER,
   TRIAL_EXECUTOR,
 } from './tokens.js';
-import { InProcessTrialExecutor } from './trials.js';
+import { combinationsConf, searchCombinations } from './combinations.js';
+import { evaluateSeeds, mean, type SeedEval } from './seeds.js';
+import { InProcessTrialExecutor, type TrialExecutor } from './trials.js';
 import { versions } from './versions.js';
 
 export interface RunOptions {
@@ -57,9 +53,16 @@ export interface RunOptions {
   evalOnly?: boolean;
   /** With evalOnly: a desc file or a genotype (name or string) to evaluate. */
   desc?: string;
+  /** Train the eval network once per seed, as trials (summary: each run, mean and std). */
+  seeds?: number[];
   resume?: boolean;
   cwd?: string;
   onEvent?: (e: RunEvent) => void;
+  /**
+   * Where the run's trials go (random-search samples, post-train): given the resolved profile, an
+   * executor replacing the in-process one (e.g. a queue for workers on other machines), or null.
+   */
+  trialExecutor?: (conf: any) => Promise<TrialExecutor | null> | TrialExecutor | null;
 }
 
 export interface Summary {
@@ -90,6 +93,11 @@ export interface Summary {
     params_without_aux: number;
     best_train_top1: number | null;
     seconds: number;
+    /** With --seeds: each seed's run; test_top1 and the others above are then their means. */
+    seeds?: SeedEval[];
+    test_top1_mean?: number | null;
+    /** Sample standard deviation (n - 1) of the seeds' test top1. */
+    test_top1_std?: number | null;
   } | null;
 }
 
@@ -152,6 +160,10 @@ export class ExperimentRunner {
     if (opts.evalOnly && !opts.desc)
       throw new UsageError('--eval-only needs --desc FILE|GENOTYPE (the cell to evaluate)');
 
+    combinationsConf(conf); // its errors too, before any folder is made
+    // Before any folder is made: an unreachable trial queue is an error the user fixes first.
+    const trialExecutor = (await opts.trialExecutor?.(conf)) ?? null;
+
     const datasetName: string = conf.dataset.name;
     const expDir = resolve(
       cwd,
@@ -166,6 +178,7 @@ export class ExperimentRunner {
       : null;
     // The run's container first: `auto` may time the run's network on wasm and tensorflow.
     const container = createRunContainer(opts.algo);
+    if (trialExecutor) container.register(TRIAL_EXECUTOR, { useValue: trialExecutor });
     const choice = opts.backend ?? conf.common.backend ?? 'auto';
     // A resumed run stays on the backend it started on (float results differ between backends).
     const resumeOn = choice === 'auto' && previous?.backend ? previous.backend : undefined;
@@ -199,7 +212,17 @@ export class ExperimentRunner {
     };
     const writeSummary = () => writeFileAtomic(summaryFile, `${JSON.stringify(summary, null, 2)}\n`);
 
-    const ctx: PhaseContext = { container, conf, expDir, seed, dataroot: opts.dataroot, resume, emit };
+    const ctx: PhaseContext = {
+      container,
+      conf,
+      expDir,
+      seed,
+      dataroot: opts.dataroot,
+      resume,
+      emit,
+      backend: backend.name,
+      algo: { name: opts.algo.plugin.name, packageName: opts.algo.packageName, version: opts.algo.version },
+    };
 
     let template: ModelDesc;
     const finalDescFile = join(expDir, 'search', 'final_model_desc.yaml');
@@ -211,7 +234,10 @@ export class ExperimentRunner {
       template = await loadModelDesc(finalDescFile);
     } else {
       const searcher = container.resolve<Searcher>(SEARCHER);
-      const result: SearchResult = await searcher.search(ctx);
+      // nas.search.combinations: the searcher once per macro point (Archai's SearchCombinations).
+      const result: SearchResult = combinationsConf(conf)
+        ? await searchCombinations(ctx, searcher)
+        : await searcher.search(ctx);
       template = result.desc;
       summary.search = {
         genotype: result.genotype,
@@ -222,7 +248,22 @@ export class ExperimentRunner {
       await writeSummary();
     }
 
-    if (!opts.searchOnly) {
+    if (!opts.searchOnly && opts.seeds?.length) {
+      // Each seed is a trial: finished ones are read back, so a rerun only trains what is missing.
+      const r = await evaluateSeeds(ctx, template, opts.seeds);
+      summary.eval = {
+        test_top1: r.test_top1_mean ?? Number.NaN,
+        test_top5: r.test_top5_mean ?? Number.NaN,
+        test_loss: r.test_loss_mean ?? Number.NaN,
+        params: r.params,
+        params_without_aux: r.params_without_aux,
+        best_train_top1: mean(r.runs.flatMap((x) => (x.best_train_top1 === null ? [] : [x.best_train_top1]))),
+        seconds: r.seconds,
+        seeds: r.runs,
+        test_top1_mean: r.test_top1_mean,
+        test_top1_std: r.test_top1_std,
+      };
+    } else if (!opts.searchOnly) {
       if (summary.eval && existsSync(join(expDir, 'eval', 'weights.safetensors'))) {
         emit({ kind: 'info', phase: 'eval', message: 'eval already finished' });
       } else {

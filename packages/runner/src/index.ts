@@ -1,3 +1,4 @@
+export { type ArchEdgeRecord, ArchHistory, type ArchHistoryRecord, archSnapshot } from './arch-history.js';
 export { algoProfile, BASE_PROFILE, datasetProfile, loadRunConfig, type ProfileKind } from './config.js';
 export { UsageError } from './errors.js';
 export {
@@ -14,17 +15,8 @@ export {
   FinalizerRegistry,
   RandomFinalizers,
 } from './finalizers.js';
-export {
-  type EvalResult,
-  Evaluater,
-  loadData,
-  type Phase,
-  type PhaseContext,
-  type RunEvent,
-  Searcher,
-  type SearchResult,
-  writeCellPictures,
-} from './phases.js';
+export { loadData, type Phase, type PhaseContext, type RunEvent } from './context.js';
+export { type EvalResult, Evaluater, Searcher, type SearchResult, writeCellPictures } from './phases.js';
 export { type AlgoPlugin, type AlgoSource, defineAlgo } from './plugin.js';
 export {
   AlgoRegistry,
@@ -51,4 +43,13 @@ export {
   type TrialExecutor,
   type TrialResult,
 } from './trials.js';
+export {
+  type CombinationRow,
+  type CombinationsConf,
+  type CombinationsTable,
+  combinationsConf,
+  macroPoints,
+  searchCombinations,
+} from './combinations.js';
+export { evaluateSeeds, mean, parseSeeds, type SeedEval, type SeedsEvalResult, sampleStd } from './seeds.js';
 export { versions } from './versions.js';

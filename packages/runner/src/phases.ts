@@ -4,19 +4,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { globalRng, seedEverything } from '@tsnas/backend';
 import { type ModelDesc, modelDescToGenotype, genotypeToString, saveModelDesc } from '@tsnas/descs';
-import { getData, type DataLoaders as LoadedData } from '@tsnas/datasets';
 import { Model } from '@tsnas/ops';
-import {
-  Checkpoint,
-  createGradientEngine,
-  type GradientEngine,
-  type Metrics,
-  type TrainerConf,
-  type TrainerEvent,
-} from '@tsnas/trainer';
+import { Checkpoint, type Metrics, type TrainerConf } from '@tsnas/trainer';
 import { renderCurvesSvg, renderModelCellsSvg } from '@tsnas/viz';
-import type { DependencyContainer } from 'tsyringe';
+import { ArchHistory } from './arch-history.js';
 import type { FinalizerRegistry } from './finalizers.js';
+import { gradientsFor, loadData, type PhaseContext } from './context.js';
 import type { TrialExecutor } from './trials.js';
 import {
   ARCH_TRAINER,
@@ -28,33 +21,6 @@ import {
   type TrainerClass,
   TRIAL_EXECUTOR,
 } from './tokens.js';
-
-export type Phase = 'search' | 'post_train' | 'eval';
-
-export type RunEvent =
-  | ({ phase: Phase } & TrainerEvent)
-  | { kind: 'phase_start'; phase: Phase; detail: string }
-  | {
-      kind: 'dataset';
-      phase: Phase;
-      name: string;
-      split: string;
-      origin: string;
-      dir: string;
-      samples: number;
-    }
-  | { kind: 'info'; phase: Phase | 'run'; message: string };
-
-export interface PhaseContext {
-  container: DependencyContainer;
-  /** The resolved profile. */
-  conf: any;
-  expDir: string;
-  seed: number;
-  dataroot?: string;
-  resume: boolean;
-  emit: (e: RunEvent) => void;
-}
 
 export interface SearchResult {
   desc: ModelDesc;
@@ -72,22 +38,6 @@ export interface EvalResult {
   paramsWithoutAux: number;
   seconds: number;
   bestTrainTop1: number | null;
-}
-
-export async function loadData(
-  ctx: PhaseContext,
-  phase: Phase,
-  loaderConf: any,
-  confPath: string,
-): Promise<LoadedData> {
-  return getData(loaderConf, {
-    seed: ctx.seed,
-    confPath,
-    // A data root given explicitly wins over a profile's `dataset.embedded: true`.
-    ...(ctx.dataroot ? { dataroot: ctx.dataroot, useEmbedded: false } : {}),
-    ...(!ctx.dataroot && process.env.TSNAS_DATAROOT ? { useEmbedded: false } : {}),
-    log: (e) => ctx.emit({ kind: 'dataset', phase, ...e }),
-  });
 }
 
 function writeCurves(file: string, title: string, metrics: Metrics): void {
@@ -114,27 +64,6 @@ export async function writeCellPictures(desc: ModelDesc, expDir: string): Promis
 
 function trainerConf(raw: any): TrainerConf {
   return raw as TrainerConf;
-}
-
-/** The run's gradient engine for one training (data-parallel over `common.workers` threads). */
-export function gradientsFor(
-  ctx: PhaseContext,
-  phase: Phase,
-  desc: ModelDesc,
-  model: { affine: boolean; droppath: boolean },
-  trainer: TrainerConf,
-): GradientEngine {
-  const { engine, note } = createGradientEngine({
-    workers: ctx.conf.common?.workers,
-    desc,
-    ...model,
-    loss: trainer,
-    container: ctx.container,
-    seed: ctx.seed,
-  });
-  if (engine.replicas > 1 || ctx.conf.common?.workers !== undefined)
-    ctx.emit({ kind: 'info', phase, message: note });
-  return engine;
 }
 
 export class Searcher {
@@ -195,6 +124,7 @@ export class Searcher {
         detail: `supernet: ${supernet.cellDescs().length} cells, ${params.toLocaleString('en-US')} weights`,
       });
       const data = await loadData(ctx, 'search', conf.loader, 'nas.search.loader');
+      const archHistory = new ArchHistory(join(dir, 'alphas.jsonl'));
       const trainer = new ArchTrainer(trainerConf(conf.trainer), model, {
         gradients: gradientsFor(ctx, 'search', supernet, { affine: false, droppath: false }, conf.trainer),
         checkpoint: new Checkpoint(
@@ -202,7 +132,10 @@ export class Searcher {
           ctx.conf.common.checkpoint?.freq ?? 1,
         ),
         metricsFile: join(dir, 'metrics.jsonl'),
-        onEvent: (e) => ctx.emit({ phase: 'search', ...e }),
+        onEvent: (e) => {
+          if (e.kind === 'epoch_end') archHistory.record(model, supernet, e.epoch);
+          ctx.emit({ phase: 'search', ...e });
+        },
       });
       // finally: as in Evaluater, free the worker threads and tensors even when fit throws.
       try {

@@ -8,7 +8,7 @@ import { writeFileAtomic } from '@tsnas/backend';
 import { type ModelDesc, saveModelDesc } from '@tsnas/descs';
 import { Model } from '@tsnas/ops';
 import { Checkpoint, type TrainerConf } from '@tsnas/trainer';
-import { gradientsFor, loadData, type PhaseContext } from './phases.js';
+import { gradientsFor, loadData, type Phase, type PhaseContext } from './context.js';
 import { TRAINER, type TrainerClass } from './tokens.js';
 import { seedEverything } from '@tsnas/backend';
 
@@ -23,6 +23,8 @@ export interface Trial {
   dir: string;
   /** Key path of the loader section, for error messages. */
   loaderPath?: string;
+  /** The phase its events are reported under (default post_train; seed runs of eval: eval). */
+  phase?: Phase;
 }
 
 export interface TrialResult {
@@ -30,7 +32,10 @@ export interface TrialResult {
   bestValTop1: number | null;
   bestTrainTop1: number | null;
   testTop1: number | null;
+  testTop5?: number | null;
+  testLoss?: number | null;
   params: number;
+  paramsWithoutAux?: number;
   seconds: number;
   weights: string | null;
 }
@@ -48,16 +53,23 @@ export async function runTrial(trial: Trial, ctx: PhaseContext): Promise<TrialRe
   seedEverything(trial.seed);
   const modelOpts = { affine: true, droppath: (trial.trainer.drop_path_prob ?? 0) > 0 };
   const model = new Model(trial.desc, { container: ctx.container, ...modelOpts });
-  const data = await loadData(ctx, 'post_train', trial.loader, trial.loaderPath ?? 'loader');
+  const phase = trial.phase ?? 'post_train';
+  // The trial's seed orders its data too (the same as the run's for samples and post-train).
+  const data = await loadData(
+    { ...ctx, seed: trial.seed },
+    phase,
+    trial.loader,
+    trial.loaderPath ?? 'loader',
+  );
   const Trainer = ctx.container.resolve<TrainerClass>(TRAINER);
   const trainer = new Trainer(trial.trainer, model, {
-    gradients: gradientsFor({ ...ctx, seed: trial.seed }, 'post_train', trial.desc, modelOpts, trial.trainer),
+    gradients: gradientsFor({ ...ctx, seed: trial.seed }, phase, trial.desc, modelOpts, trial.trainer),
     checkpoint: new Checkpoint(
       join(trial.dir, 'checkpoint', 'checkpoint.safetensors'),
       ctx.conf.common.checkpoint?.freq ?? 1,
     ),
     metricsFile: join(trial.dir, 'metrics.jsonl'),
-    onEvent: (e) => ctx.emit({ phase: 'post_train', ...e, title: `${trial.trainer.title} ${trial.id}` }),
+    onEvent: (e) => ctx.emit({ phase, ...e, title: `${trial.trainer.title} ${trial.id}` }),
   });
   const weights = join(trial.dir, 'weights.safetensors');
   // finally: free the worker threads and tensors even when fit throws.
@@ -69,7 +81,10 @@ export async function runTrial(trial: Trial, ctx: PhaseContext): Promise<TrialRe
       bestValTop1: metrics.bestVal()?.val?.top1 ?? null,
       bestTrainTop1: metrics.bestTrain()?.train.top1 ?? null,
       testTop1: metrics.test?.top1 ?? null,
+      testTop5: metrics.test?.top5 ?? null,
+      testLoss: metrics.test?.loss ?? null,
       params: model.paramCount(),
+      paramsWithoutAux: model.paramCount({ includeAux: false }),
       seconds: metrics.seconds,
       weights,
     };
