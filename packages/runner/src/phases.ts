@@ -4,12 +4,14 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { globalRng, seedEverything } from '@tsnas/backend';
 import { type ModelDesc, modelDescToGenotype, genotypeToString, saveModelDesc } from '@tsnas/descs';
-import { Model } from '@tsnas/ops';
-import { Checkpoint, type Metrics, type TrainerConf } from '@tsnas/trainer';
+import type { DataLoaders } from '@tsnas/datasets';
+import type { Model } from '@tsnas/ops';
+import type { Metrics, TrainerConf } from '@tsnas/trainer';
 import { renderCurvesSvg, renderModelCellsSvg } from '@tsnas/viz';
 import { ArchHistory } from './arch-history.js';
 import type { FinalizerRegistry } from './finalizers.js';
-import { gradientsFor, loadData, type PhaseContext } from './context.js';
+import type { PhaseContext } from './context.js';
+import { trainDesc } from './training.js';
 import type { TrialExecutor } from './trials.js';
 import {
   ARCH_TRAINER,
@@ -66,7 +68,120 @@ function trainerConf(raw: any): TrainerConf {
   return raw as TrainerConf;
 }
 
+/** What the search's training gave: the discrete desc and how the training went. */
+export interface SearchedModel {
+  desc: ModelDesc;
+  bestValTop1: number | null;
+  /** Training seconds, accumulated across resumes. */
+  trainSeconds: number;
+  /** Wall seconds of fit in this process (already in trainSeconds). */
+  fitWall: number;
+  /** Weights of the trained network, null when nothing was trained. */
+  params: number | null;
+}
+
+/**
+ * Archai's Searcher (§1.4) in its named steps: build the desc, search (train it when the algorithm
+ * trains an architecture, then finalize), post-train, save. A plug-in overrides a step, not the
+ * whole `search`.
+ */
 export class Searcher {
+  async search(ctx: PhaseContext): Promise<SearchResult> {
+    const started = performance.now();
+    mkdirSync(join(ctx.expDir, 'search'), { recursive: true });
+    seedEverything(ctx.seed);
+    const supernet = this.buildModelDesc(ctx);
+    const found = await this.searchModel(ctx, supernet);
+    found.desc.clearTrainables();
+    const post = await this.postTrain(ctx, found.desc);
+    const bestValTop1 = post && post.bestValTop1 !== null ? post.bestValTop1 : found.bestValTop1;
+    await this.save(ctx, found.desc);
+    return {
+      desc: found.desc,
+      genotype: genotypeToString(modelDescToGenotype(found.desc)),
+      bestValTop1,
+      seconds: found.trainSeconds + (performance.now() - started) / 1000 - found.fitWall,
+      params: found.params,
+    };
+  }
+
+  /** The desc to search: the run's MODEL_DESC_BUILDER over `nas.search.model_desc`. */
+  buildModelDesc(ctx: PhaseContext): ModelDesc {
+    return ctx.container.resolve<ModelDescBuilder>(MODEL_DESC_BUILDER).build(ctx.conf.nas.search.model_desc);
+  }
+
+  /**
+   * Trains the supernet with the algorithm's ARCH_TRAINER and finalizes it; without one (random
+   * search) the built desc is final.
+   */
+  async searchModel(ctx: PhaseContext, supernet: ModelDesc): Promise<SearchedModel> {
+    const conf = ctx.conf.nas.search;
+    const dir = join(ctx.expDir, 'search');
+    const ArchTrainer = ctx.container.resolve<ArchTrainerClass>(ARCH_TRAINER);
+    if (!ArchTrainer) {
+      ctx.emit({
+        kind: 'phase_start',
+        phase: 'search',
+        detail: 'no architecture training: the built desc is final',
+      });
+      return { desc: supernet.clone(), bestValTop1: null, trainSeconds: 0, fitWall: 0, params: null };
+    }
+    let params: number | null = null;
+    const archHistory = new ArchHistory(join(dir, 'alphas.jsonl'));
+    return trainDesc(
+      ctx,
+      {
+        phase: 'search',
+        desc: supernet,
+        model: { affine: false, droppath: false },
+        trainer: trainerConf(conf.trainer),
+        Trainer: ArchTrainer,
+        loader: conf.loader,
+        loaderPath: 'nas.search.loader',
+        dir,
+        test: false,
+        onModel: (model) => {
+          params = model.paramCount();
+          ctx.emit({
+            kind: 'phase_start',
+            phase: 'search',
+            detail: `supernet: ${supernet.cellDescs().length} cells, ${params.toLocaleString('en-US')} weights`,
+          });
+        },
+        onEpoch: (model, epoch) => archHistory.record(model, supernet, epoch),
+      },
+      async ({ model, metrics, data, fitWall }) => {
+        writeCurves(join(dir, 'curves.svg'), 'search', metrics);
+        const desc = await this.finalizeModel(ctx, model, supernet, data);
+        return {
+          desc,
+          bestValTop1: metrics.bestVal()?.val?.top1 ?? null,
+          trainSeconds: metrics.seconds,
+          fitWall,
+          params,
+        };
+      },
+    );
+  }
+
+  /** The discrete desc of a trained supernet, by the profile's finalizer (`nas.search.finalizer`). */
+  async finalizeModel(
+    ctx: PhaseContext,
+    model: Model,
+    supernet: ModelDesc,
+    data: DataLoaders,
+  ): Promise<ModelDesc> {
+    const conf = ctx.conf.nas.search;
+    const finalizers = ctx.container.resolve<FinalizerRegistry>(FINALIZERS);
+    return finalizers.get(conf.finalizer ?? 'default').finalizeModel(model, supernet, {
+      rng: globalRng().fork('finalize'),
+      expDir: ctx.expDir,
+      data: { train: data.train, val: data.val },
+      conf,
+      log: (message) => ctx.emit({ kind: 'info', phase: 'search', message }),
+    });
+  }
+
   /**
    * Archai's train_model_desc: trains the final desc with `nas.search.post_train` when its epochs
    * are > 0 (the default is 0: skipped). Runs as a trial, so it resumes like everything else.
@@ -92,84 +207,10 @@ export class Searcher {
     return result;
   }
 
-  async search(ctx: PhaseContext): Promise<SearchResult> {
-    const started = performance.now();
-    const conf = ctx.conf.nas.search;
-    const dir = join(ctx.expDir, 'search');
-    mkdirSync(dir, { recursive: true });
-    seedEverything(ctx.seed);
-    const builder = ctx.container.resolve<ModelDescBuilder>(MODEL_DESC_BUILDER);
-    const supernet = builder.build(conf.model_desc);
-    const ArchTrainer = ctx.container.resolve<ArchTrainerClass>(ARCH_TRAINER);
-    let finalDesc: ModelDesc;
-    let bestValTop1: number | null = null;
-    // Training time accumulates across resumes in the checkpoint; the rest is timed here.
-    let trainSeconds = 0;
-    let fitWall = 0;
-    let params: number | null = null;
-    if (!ArchTrainer) {
-      ctx.emit({
-        kind: 'phase_start',
-        phase: 'search',
-        detail: 'no architecture training: the built desc is final',
-      });
-      finalDesc = supernet.clone();
-      finalDesc.clearTrainables();
-    } else {
-      const model = new Model(supernet, { container: ctx.container, affine: false, droppath: false });
-      params = model.paramCount();
-      ctx.emit({
-        kind: 'phase_start',
-        phase: 'search',
-        detail: `supernet: ${supernet.cellDescs().length} cells, ${params.toLocaleString('en-US')} weights`,
-      });
-      const data = await loadData(ctx, 'search', conf.loader, 'nas.search.loader');
-      const archHistory = new ArchHistory(join(dir, 'alphas.jsonl'));
-      const trainer = new ArchTrainer(trainerConf(conf.trainer), model, {
-        gradients: gradientsFor(ctx, 'search', supernet, { affine: false, droppath: false }, conf.trainer),
-        checkpoint: new Checkpoint(
-          join(dir, 'checkpoint', 'checkpoint.safetensors'),
-          ctx.conf.common.checkpoint?.freq ?? 1,
-        ),
-        metricsFile: join(dir, 'metrics.jsonl'),
-        onEvent: (e) => {
-          if (e.kind === 'epoch_end') archHistory.record(model, supernet, e.epoch);
-          ctx.emit({ phase: 'search', ...e });
-        },
-      });
-      // finally: as in Evaluater, free the worker threads and tensors even when fit throws.
-      try {
-        const fitStarted = performance.now();
-        const metrics = await trainer.fit({ train: data.train, val: data.val, test: null });
-        fitWall = (performance.now() - fitStarted) / 1000;
-        bestValTop1 = metrics.bestVal()?.val?.top1 ?? null;
-        trainSeconds = metrics.seconds;
-        writeCurves(join(dir, 'curves.svg'), 'search', metrics);
-        const finalizers = ctx.container.resolve<FinalizerRegistry>(FINALIZERS);
-        finalDesc = await finalizers.get(conf.finalizer ?? 'default').finalizeModel(model, supernet, {
-          rng: globalRng().fork('finalize'),
-          expDir: ctx.expDir,
-          data: { train: data.train, val: data.val },
-          conf,
-          log: (message) => ctx.emit({ kind: 'info', phase: 'search', message }),
-        });
-      } finally {
-        trainer.dispose();
-        model.dispose();
-      }
-    }
-    finalDesc.clearTrainables();
-    const post = await this.postTrain(ctx, finalDesc);
-    if (post && post.bestValTop1 !== null) bestValTop1 = post.bestValTop1;
-    await saveModelDesc(finalDesc, join(dir, 'final_model_desc.yaml'));
-    await writeCellPictures(finalDesc, ctx.expDir);
-    return {
-      desc: finalDesc,
-      genotype: genotypeToString(modelDescToGenotype(finalDesc)),
-      bestValTop1,
-      seconds: trainSeconds + (performance.now() - started) / 1000 - fitWall,
-      params,
-    };
+  /** search/final_model_desc.yaml and the cell pictures. */
+  async save(ctx: PhaseContext, desc: ModelDesc): Promise<void> {
+    await saveModelDesc(desc, join(ctx.expDir, 'search', 'final_model_desc.yaml'));
+    await writeCellPictures(desc, ctx.expDir);
   }
 }
 
@@ -184,46 +225,43 @@ export class Evaluater {
     const builder = ctx.container.resolve<ModelDescBuilder>(MODEL_DESC_BUILDER);
     const desc = builder.build(conf.model_desc, template);
     await saveModelDesc(desc, join(dir, 'full_model_desc.yaml'));
-    const model = new Model(desc, { container: ctx.container, affine: true, droppath: true });
-    const params = model.paramCount({ includeAux: true });
-    const paramsWithoutAux = model.paramCount({ includeAux: false });
-    ctx.emit({
-      kind: 'phase_start',
-      phase: 'eval',
-      detail: `network: ${desc.cellDescs().length} cells, ${params.toLocaleString('en-US')} parameters`,
-    });
-    const data = await loadData(ctx, 'eval', conf.loader, 'nas.eval.loader');
-    const Trainer = ctx.container.resolve<TrainerClass>(TRAINER);
-    const trainer = new Trainer(trainerConf(conf.trainer), model, {
-      gradients: gradientsFor(ctx, 'eval', desc, { affine: true, droppath: true }, conf.trainer),
-      checkpoint: new Checkpoint(
-        join(dir, 'checkpoint', 'checkpoint.safetensors'),
-        ctx.conf.common.checkpoint?.freq ?? 1,
-      ),
-      metricsFile: join(dir, 'metrics.jsonl'),
-      onEvent: (e) => ctx.emit({ phase: 'eval', ...e }),
-    });
-    // finally: release the gradient worker threads and the tensors even when fit throws (a
-    // library caller may catch the error and go on).
-    try {
-      const fitStarted = performance.now();
-      const metrics = await trainer.fit({ train: data.train, val: data.val, test: data.test });
-      const fitWall = (performance.now() - fitStarted) / 1000;
-      writeCurves(join(dir, 'curves.svg'), 'eval', metrics);
-      await model.saveWeights(join(dir, 'weights.safetensors'));
-      const test = metrics.test;
-      return {
-        testTop1: test?.top1 ?? Number.NaN,
-        testTop5: test?.top5 ?? Number.NaN,
-        testLoss: test?.loss ?? Number.NaN,
-        params,
-        paramsWithoutAux,
-        seconds: metrics.seconds + (performance.now() - started) / 1000 - fitWall,
-        bestTrainTop1: metrics.bestTrain()?.train.top1 ?? null,
-      };
-    } finally {
-      trainer.dispose();
-      model.dispose();
-    }
+    let params = 0;
+    let paramsWithoutAux = 0;
+    return trainDesc(
+      ctx,
+      {
+        phase: 'eval',
+        desc,
+        model: { affine: true, droppath: true },
+        trainer: trainerConf(conf.trainer),
+        Trainer: ctx.container.resolve<TrainerClass>(TRAINER),
+        loader: conf.loader,
+        loaderPath: 'nas.eval.loader',
+        dir,
+        onModel: (model) => {
+          params = model.paramCount({ includeAux: true });
+          paramsWithoutAux = model.paramCount({ includeAux: false });
+          ctx.emit({
+            kind: 'phase_start',
+            phase: 'eval',
+            detail: `network: ${desc.cellDescs().length} cells, ${params.toLocaleString('en-US')} parameters`,
+          });
+        },
+      },
+      async ({ model, metrics, fitWall }) => {
+        writeCurves(join(dir, 'curves.svg'), 'eval', metrics);
+        await model.saveWeights(join(dir, 'weights.safetensors'));
+        const test = metrics.test;
+        return {
+          testTop1: test?.top1 ?? Number.NaN,
+          testTop5: test?.top5 ?? Number.NaN,
+          testLoss: test?.loss ?? Number.NaN,
+          params,
+          paramsWithoutAux,
+          seconds: metrics.seconds + (performance.now() - started) / 1000 - fitWall,
+          bestTrainTop1: metrics.bestTrain()?.train.top1 ?? null,
+        };
+      },
+    );
   }
 }

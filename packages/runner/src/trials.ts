@@ -6,11 +6,11 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '@tsnas/backend';
 import { type ModelDesc, saveModelDesc } from '@tsnas/descs';
-import { Model } from '@tsnas/ops';
-import { Checkpoint, type TrainerConf } from '@tsnas/trainer';
-import { gradientsFor, loadData, type Phase, type PhaseContext } from './context.js';
+import type { TrainerConf } from '@tsnas/trainer';
+import type { Phase, PhaseContext } from './context.js';
 import { TRAINER, type TrainerClass } from './tokens.js';
 import { seedEverything } from '@tsnas/backend';
+import { type TrainingSpec, trainDesc } from './training.js';
 
 export interface Trial {
   /** Unique within the experiment; names the trial's folder. */
@@ -51,30 +51,21 @@ export async function runTrial(trial: Trial, ctx: PhaseContext): Promise<TrialRe
   mkdirSync(trial.dir, { recursive: true });
   await saveModelDesc(trial.desc, join(trial.dir, 'model_desc.yaml'));
   seedEverything(trial.seed);
-  const modelOpts = { affine: true, droppath: (trial.trainer.drop_path_prob ?? 0) > 0 };
-  const model = new Model(trial.desc, { container: ctx.container, ...modelOpts });
-  const phase = trial.phase ?? 'post_train';
-  // The trial's seed orders its data too (the same as the run's for samples and post-train).
-  const data = await loadData(
-    { ...ctx, seed: trial.seed },
-    phase,
-    trial.loader,
-    trial.loaderPath ?? 'loader',
-  );
-  const Trainer = ctx.container.resolve<TrainerClass>(TRAINER);
-  const trainer = new Trainer(trial.trainer, model, {
-    gradients: gradientsFor({ ...ctx, seed: trial.seed }, phase, trial.desc, modelOpts, trial.trainer),
-    checkpoint: new Checkpoint(
-      join(trial.dir, 'checkpoint', 'checkpoint.safetensors'),
-      ctx.conf.common.checkpoint?.freq ?? 1,
-    ),
-    metricsFile: join(trial.dir, 'metrics.jsonl'),
-    onEvent: (e) => ctx.emit({ phase, ...e, title: `${trial.trainer.title} ${trial.id}` }),
-  });
-  const weights = join(trial.dir, 'weights.safetensors');
-  // finally: free the worker threads and tensors even when fit throws.
-  try {
-    const metrics = await trainer.fit({ train: data.train, val: data.val, test: data.test });
+  const spec: TrainingSpec = {
+    phase: trial.phase ?? 'post_train',
+    desc: trial.desc,
+    model: { affine: true, droppath: (trial.trainer.drop_path_prob ?? 0) > 0 },
+    trainer: trial.trainer,
+    Trainer: ctx.container.resolve<TrainerClass>(TRAINER),
+    loader: trial.loader,
+    loaderPath: trial.loaderPath ?? 'loader',
+    dir: trial.dir,
+    // The trial's seed orders its data too (the same as the run's for samples and post-train).
+    seed: trial.seed,
+    title: `${trial.trainer.title} ${trial.id}`,
+  };
+  return trainDesc(ctx, spec, async ({ model, metrics }) => {
+    const weights = join(trial.dir, 'weights.safetensors');
     await model.saveWeights(weights);
     const result: TrialResult = {
       id: trial.id,
@@ -90,10 +81,7 @@ export async function runTrial(trial: Trial, ctx: PhaseContext): Promise<TrialRe
     };
     await writeFileAtomic(resultFile, `${JSON.stringify(result, null, 2)}\n`);
     return result;
-  } finally {
-    trainer.dispose();
-    model.dispose();
-  }
+  });
 }
 
 export class InProcessTrialExecutor implements TrialExecutor {
