@@ -9,7 +9,7 @@ import darts, { BilevelArchTrainer } from '@tsnas/algo-darts';
 import { initBackend, seedEverything } from '@tsnas/backend';
 import type { ConfModelDesc, ModelDescBuilder } from '@tsnas/descs';
 import { Model } from '@tsnas/ops';
-import { MODEL_DESC_BUILDER } from '@tsnas/runner';
+import { createRunContainer, MODEL_DESC_BUILDER } from '@tsnas/runner';
 import {
   type Batch,
   type BatchSource,
@@ -22,7 +22,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { container } from 'tsyringe';
 
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -113,8 +112,13 @@ async function main() {
     },
   });
   seedEverything(0);
-  const c = container.createChildContainer();
-  darts.register(c);
+  // The container a `nas darts` run gets: the runner's defaults and what the plug-in declares.
+  const c = createRunContainer({
+    plugin: darts,
+    packageName: '@tsnas/algo-darts',
+    version: '',
+    origin: 'built-in',
+  });
   const desc = c.resolve<ModelDescBuilder>(MODEL_DESC_BUILDER).build(supernet);
   const model = new Model(desc, { container: c, affine: false, droppath: false });
   const stamps: number[] = [];

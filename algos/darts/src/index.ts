@@ -1,6 +1,5 @@
 import 'reflect-metadata';
-import { ARCH_TRAINER, defineAlgo, MODEL_DESC_BUILDER } from '@tsnas/runner';
-import { registerOp } from '@tsnas/ops';
+import { defineAlgo } from '@tsnas/runner';
 import { BilevelArchTrainer } from './bilevel.js';
 import { DartsModelDescBuilder } from './builder.js';
 import { MixedOp } from './mixed-op.js';
@@ -16,14 +15,9 @@ export default defineAlgo({
   config: new URL('../configs/darts.yaml', import.meta.url),
   fullConfig: new URL('../configs/darts_full.yaml', import.meta.url),
   toyConfig: new URL('../configs/darts_toy.yaml', import.meta.url),
-  register(c) {
-    c.register(MODEL_DESC_BUILDER, { useValue: new DartsModelDescBuilder() });
-    c.register(ARCH_TRAINER, { useValue: BilevelArchTrainer });
-    registerOp(
-      c,
-      'mixed_op',
-      (desc, affine, archParams, container) => new MixedOp(desc, affine, archParams, container),
-      '@tsnas/algo-darts',
-    );
+  builder: DartsModelDescBuilder,
+  archTrainer: BilevelArchTrainer,
+  ops: {
+    mixed_op: (desc, { affine, archParams, create }) => new MixedOp(desc, affine, archParams, create),
   },
 });

@@ -3,14 +3,13 @@ import { OpDesc } from '@tsnas/descs';
 import {
   type ArchParams,
   BatchNorm2d,
-  createOp,
+  type CreateOp,
   type FinalizedOp,
   ModuleList,
   Op,
   type WeightedOp,
 } from '@tsnas/ops';
 import * as tf from '@tensorflow/tfjs-core';
-import type { DependencyContainer } from 'tsyringe';
 
 /** DARTS' candidate operations; `none` must stay last (Archai §6.1). */
 export const PRIMITIVES = [
@@ -68,7 +67,7 @@ export class MixedOp extends Op {
     desc: OpDesc,
     affine: boolean,
     archParams: ArchParams | null,
-    container: DependencyContainer,
+    create: CreateOp,
     primitives: readonly string[] = PRIMITIVES,
   ) {
     super(desc);
@@ -80,7 +79,7 @@ export class MixedOp extends Op {
         { conv: desc.params.conv?.clone(), stride: desc.params.stride ?? 1 },
         1,
       );
-      const op = createOp(container, childDesc, affine, null);
+      const op = create(childDesc, affine, null);
       const channels = desc.params.conv?.chOut;
       this.children.push(
         poolBatchNorm(desc) && name.includes('pool') && channels ? new PoolThenBatchNorm(op, channels) : op,

@@ -5,7 +5,7 @@ import 'reflect-metadata';
 import { registerAllGradients, SeededRng, seedEverything } from '@tsnas/backend';
 import type { ConfModelDesc, ModelDesc } from '@tsnas/descs';
 import { Model } from '@tsnas/ops';
-import { MODEL_DESC_BUILDER } from '@tsnas/runner';
+import { builtinSource, createRunContainer, MODEL_DESC_BUILDER } from '@tsnas/runner';
 import {
   type Batch,
   type BatchSource,
@@ -16,7 +16,7 @@ import {
   pluginModulesFor,
 } from '@tsnas/trainer';
 import * as tf from '@tensorflow/tfjs-core';
-import { container, type DependencyContainer } from 'tsyringe';
+import type { DependencyContainer } from 'tsyringe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BilevelArchTrainer, type BilevelTrainerConf } from './bilevel.js';
 import darts from './index.js';
@@ -76,8 +76,7 @@ let desc: ModelDesc;
 beforeAll(async () => {
   await registerAllGradients();
   await tf.setBackend('cpu');
-  run = container.createChildContainer();
-  darts.register(run);
+  run = createRunContainer(builtinSource(darts, new URL('../package.json', import.meta.url)));
   desc = run.resolve<{ build(c: ConfModelDesc): ModelDesc }>(MODEL_DESC_BUILDER).build(SUPERNET);
 });
 

@@ -6,7 +6,7 @@ import { registerAllGradients, seedEverything } from '@tsnas/backend';
 import type { ConfModelDesc } from '@tsnas/descs';
 import { Model } from '@tsnas/ops';
 import * as tf from '@tensorflow/tfjs-core';
-import { container } from 'tsyringe';
+import { builtinSource, createRunContainer } from '@tsnas/runner';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DartsModelDescBuilder } from './builder.js';
 import darts, { MixedOp } from './index.js';
@@ -30,8 +30,7 @@ beforeAll(async () => {
 });
 
 function supernet(params: Record<string, unknown>) {
-  const run = container.createChildContainer();
-  darts.register?.(run);
+  const run = createRunContainer(builtinSource(darts, new URL('../package.json', import.meta.url)));
   seedEverything(3);
   const desc = new DartsModelDescBuilder().build(SUPERNET(params));
   return new Model(desc, { container: run, affine: false, droppath: false });

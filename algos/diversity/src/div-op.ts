@@ -1,10 +1,16 @@
 import { PRIMITIVES } from '@tsnas/algo-darts';
 import { globalRng } from '@tsnas/backend';
 import { OpDesc } from '@tsnas/descs';
-import { type ArchParams, createOp, type FinalizedOp, ModuleList, Op, type WeightedOp } from '@tsnas/ops';
+import {
+  type ArchParams,
+  type CreateOp,
+  type FinalizedOp,
+  ModuleList,
+  Op,
+  type WeightedOp,
+} from '@tsnas/ops';
 import { UsageError } from '@tsnas/runner';
 import * as tf from '@tensorflow/tfjs-core';
-import type { DependencyContainer } from 'tsyringe';
 
 /** One op's output during a forward pass with activation collection on. */
 export interface OpActivation {
@@ -36,7 +42,7 @@ export class DivOp extends Op {
     desc: OpDesc,
     affine: boolean,
     archParams: ArchParams | null,
-    container: DependencyContainer,
+    create: CreateOp,
     primitives: readonly string[] = PRIMITIVES,
   ) {
     super(desc);
@@ -49,7 +55,7 @@ export class DivOp extends Op {
         { conv: desc.params.conv?.clone(), stride: desc.params.stride ?? 1 },
         1,
       );
-      this.children.push(createOp(container, childDesc, affine, null));
+      this.children.push(create(childDesc, affine, null));
     }
     if (this.noalpha) {
       this.alphas = null;

@@ -1,14 +1,6 @@
 import 'reflect-metadata';
 import { BilevelArchTrainer } from '@tsnas/algo-darts';
-import { registerOp } from '@tsnas/ops';
-import {
-  ARCH_TRAINER,
-  defineAlgo,
-  FINALIZERS,
-  type FinalizerRegistry,
-  MODEL_DESC_BUILDER,
-  SEARCHER,
-} from '@tsnas/runner';
+import { defineAlgo } from '@tsnas/runner';
 import { DivnasModelDescBuilder } from './builder.js';
 import { DivOp } from './div-op.js';
 import { DivnasFinalizers, DivnasRankFinalizers } from './finalizers.js';
@@ -61,8 +53,6 @@ export {
 } from './mi.js';
 export { DivnasSearcher } from './searcher.js';
 
-const OWNER = '@tsnas/algo-diversity';
-
 /** DivNAS (Archai's divnas) as a tsnas plug-in: `nas diversity`. */
 export default defineAlgo({
   name: 'diversity',
@@ -71,23 +61,12 @@ export default defineAlgo({
   config: new URL('../configs/diversity.yaml', import.meta.url),
   fullConfig: new URL('../configs/diversity_full.yaml', import.meta.url),
   toyConfig: new URL('../configs/diversity_toy.yaml', import.meta.url),
-  register(c) {
-    // `nas.search.divnas.archtrainer: noalpha` swaps the builder and trainer at search time (DivnasSearcher).
-    c.register(MODEL_DESC_BUILDER, { useValue: new DivnasModelDescBuilder() });
-    c.register(ARCH_TRAINER, { useValue: BilevelArchTrainer });
-    c.register(SEARCHER, { useValue: new DivnasSearcher() });
-    // A data-parallel worker replays register() in a bare container to get the ops: finalizers
-    // live only in a run's container.
-    if (c.isRegistered(FINALIZERS, true)) {
-      const finalizers = c.resolve<FinalizerRegistry>(FINALIZERS);
-      finalizers.register('mi', () => new DivnasFinalizers(), OWNER);
-      finalizers.register('mi_ranked', () => new DivnasRankFinalizers(), OWNER);
-    }
-    registerOp(
-      c,
-      'div_op',
-      (desc, affine, archParams, container) => new DivOp(desc, affine, archParams, container),
-      OWNER,
-    );
+  // `nas.search.divnas.archtrainer: noalpha` swaps the builder and trainer at search time (DivnasSearcher).
+  builder: DivnasModelDescBuilder,
+  archTrainer: BilevelArchTrainer,
+  searcher: DivnasSearcher,
+  finalizers: { mi: DivnasFinalizers, mi_ranked: DivnasRankFinalizers },
+  ops: {
+    div_op: (desc, { affine, archParams, create }) => new DivOp(desc, affine, archParams, create),
   },
 });

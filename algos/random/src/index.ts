@@ -1,4 +1,4 @@
-import { ARCH_TRAINER, defineAlgo, MODEL_DESC_BUILDER, SEARCHER } from '@tsnas/runner';
+import { defineAlgo } from '@tsnas/runner';
 import { RandomModelDescBuilder } from './builder.js';
 import { RandomSearcher } from './searcher.js';
 
@@ -21,11 +21,7 @@ export default defineAlgo({
   config: new URL('../configs/random.yaml', import.meta.url),
   fullConfig: new URL('../configs/random_full.yaml', import.meta.url),
   toyConfig: new URL('../configs/random_toy.yaml', import.meta.url),
-  register(c) {
-    c.register(MODEL_DESC_BUILDER, { useValue: new RandomModelDescBuilder() });
-    // No architecture training (null: "the built desc is final"). A factory, because tsyringe
-    // takes `{ useValue: null }` for a class provider and fails to resolve it.
-    c.register(ARCH_TRAINER, { useFactory: () => null });
-    c.register(SEARCHER, { useValue: new RandomSearcher() });
-  },
+  builder: RandomModelDescBuilder,
+  archTrainer: null, // the built desc is final: no architecture training
+  searcher: RandomSearcher,
 });

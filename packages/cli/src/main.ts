@@ -221,7 +221,7 @@ async function describe(spec: string, overrides: string[], flags: DescFlags, cwd
   if (flags.genotype || flags.format) return convertDesc(spec, flags, conf, cwd);
   await initBackend({ backend: 'cpu' });
   const template = await resolveTemplate(spec, conf.nas.eval.model_desc, cwd);
-  const container = createRunContainer(algoSource);
+  const container = createRunContainer(algoSource, conf);
   const desc = new ModelDescBuilder().build(conf.nas.eval.model_desc, template);
   const model = new Model(desc, { container, affine: true, droppath: false });
   const params = model.paramCount({ includeAux: true });

@@ -122,6 +122,34 @@ describe('algorithm plug-ins (built binary)', () => {
     expect(count('conv_3x3_bn_relu') - count('skip_connect')).toBe(2 * (9 * 8 * 8 + 2 * 8));
   });
 
+  it('uses the finalizer the plug-in declares, and its register sees the resolved profile', () => {
+    const dir = project();
+    install(dir, 'tsnas-algo-example');
+    // train_supernet (read by the plug-in's register from the profile) makes the search train the
+    // chain and finalize it; by_input (declared under finalizers) orders each node's edges.
+    const args = [
+      'example',
+      '--config',
+      TINY,
+      '--search-only',
+      '--json',
+      'nas.search.example.train_supernet=true',
+    ];
+    const r = nas([...args, '--exp-dir', 'run', 'nas.search.finalizer=by_input'], dir);
+    expect(r.code, r.stderr).toBe(0);
+    const s = JSON.parse(readFileSync(join(dir, 'run', 'summary.json'), 'utf8'));
+    expect(s.search.supernet_params).toBeGreaterThan(0);
+    expect(s.search.genotype).toBe(
+      "Genotype(normal=[('skip_connect', 0), ('conv_3x3_bn_relu', 1), ('skip_connect', 1), ('conv_3x3_bn_relu', 2)], normal_concat=[2, 3], " +
+        "reduce=[('skip_connect', 0), ('conv_3x3_bn_relu', 1), ('skip_connect', 1), ('conv_3x3_bn_relu', 2)], reduce_concat=[2, 3])",
+    );
+    const unknown = nas([...args, '--exp-dir', 'run2', 'nas.search.finalizer=by_inptu'], dir);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain(
+      "nas.search.finalizer: unknown finalizer 'by_inptu'. Known: default, random, by_input",
+    );
+  });
+
   it('a name claimed by two plug-ins is an error naming both packages', () => {
     const dir = project();
     install(dir, 'tsnas-algo-example');

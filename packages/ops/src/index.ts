@@ -41,9 +41,11 @@ export {
   createOp,
   findOp,
   type CreateOp,
+  type OpContext,
   type OpFactory,
   type OpRegistration,
   registerBuiltinOps,
   registeredOps,
   registerOp,
+  registerOps,
 } from './registry.js';

@@ -5,12 +5,12 @@ import 'reflect-metadata';
 import type { OpDesc } from '@tsnas/descs';
 import type { DependencyContainer } from 'tsyringe';
 import type { ArchParams } from './arch-params.js';
-import type { CreateOp, OpFactory } from './factory.js';
+import type { CreateOp, OpContext, OpFactory } from './factory.js';
 import { BUILTIN_OPS, BUILTIN_OWNER } from './builtins.js';
 import { DuplicateOpError, UnknownOpError } from './errors.js';
 import type { Op } from './op.js';
 
-export type { CreateOp, OpFactory } from './factory.js';
+export type { CreateOp, OpContext, OpFactory } from './factory.js';
 
 export interface OpRegistration {
   name: string;
@@ -39,6 +39,15 @@ export function registerOp(
   }
   container.register<OpRegistration>(token, { useValue: { name, factory, owner } });
   seenNames.add(name);
+}
+
+/** Registers a table of ops (a plug-in's `ops`) in `container`, all owned by `owner`. */
+export function registerOps(
+  container: DependencyContainer,
+  ops: Readonly<Record<string, OpFactory>>,
+  owner: string,
+): void {
+  for (const [name, factory] of Object.entries(ops)) registerOp(container, name, factory, owner);
 }
 
 /** Registers every built-in op in `container`, owned by '@tsnas/ops'. Optional: see `findOp`. */
@@ -74,8 +83,9 @@ export function createOp(
 ): Op {
   const reg = findOp(container, desc.name);
   if (!reg) throw new UnknownOpError(desc.name, registeredOps(container));
-  const create: CreateOp = (d, a, ap = null) => createOp(container, d, a, ap);
-  const op = reg.factory(desc, affine, archParams, container, create);
+  const create: CreateOp = (d, a = affine, ap = null) => createOp(container, d, a, ap);
+  const ctx: OpContext = { affine, archParams, create };
+  const op = reg.factory(desc, ctx);
   op.desc = desc;
   if (desc.trainables) op.setTrainables(desc.trainables);
   return op;

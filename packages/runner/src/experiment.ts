@@ -5,7 +5,7 @@ import 'reflect-metadata';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { initBackend, writeFileAtomic } from '@tsnas/backend';
-import { dumpConfig } from '@tsnas/config';
+import { dumpConfig, type TsnasProfile } from '@tsnas/config';
 import {
   getGenotype,
   genotypeToTemplate,
@@ -22,7 +22,7 @@ import { UsageError } from './errors.js';
 import { FinalizerRegistry } from './finalizers.js';
 import type { PhaseContext, RunEvent } from './context.js';
 import { type EvalResult, Evaluater, Searcher, type SearchResult } from './phases.js';
-import type { AlgoSource } from './plugin.js';
+import { type AlgoSource, installPlugin, validateAlgoSection } from './plugin.js';
 import {
   ARCH_TRAINER,
   EVALUATER,
@@ -120,9 +120,13 @@ export async function resolveTemplate(spec: string, conf: any, cwd: string): Pro
   }
 }
 
-/** The run's container: defaults first, then whatever the plug-in (if any) registers. */
+/**
+ * The run's container: defaults first, then what the plug-in (if any) declares, then its
+ * `register(container, conf)` with the resolved profile `conf`.
+ */
 export function createRunContainer(
   algo: AlgoSource | null,
+  conf?: TsnasProfile,
   parent: DependencyContainer = rootContainer,
 ): DependencyContainer {
   const c = parent.createChildContainer();
@@ -134,7 +138,7 @@ export function createRunContainer(
   c.register(SEARCHER, { useValue: new Searcher() });
   c.register(EVALUATER, { useValue: new Evaluater() });
   c.register(TRIAL_EXECUTOR, { useValue: new InProcessTrialExecutor() });
-  algo?.plugin.register(c);
+  if (algo) installPlugin(c, algo, conf);
   return c;
 }
 
@@ -154,6 +158,7 @@ export class ExperimentRunner {
       overrides,
       cwd,
     });
+    validateAlgoSection(opts.algo.plugin, loaded);
     const conf = loaded.tree as any;
     if (opts.evalOnly && opts.searchOnly)
       throw new UsageError('--search-only and --eval-only exclude each other');
@@ -177,7 +182,7 @@ export class ExperimentRunner {
       ? JSON.parse(readFileSync(summaryFile, 'utf8'))
       : null;
     // The run's container first: `auto` may time the run's network on wasm and tensorflow.
-    const container = createRunContainer(opts.algo);
+    const container = createRunContainer(opts.algo, conf);
     if (trialExecutor) container.register(TRIAL_EXECUTOR, { useValue: trialExecutor });
     const choice = opts.backend ?? conf.common.backend ?? 'auto';
     // A resumed run stays on the backend it started on (float results differ between backends).

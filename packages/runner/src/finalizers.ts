@@ -5,7 +5,7 @@ import { type CellDesc, EdgeDesc, type ModelDesc, NodeDesc } from '@tsnas/descs'
 import type { SeededRng } from '@tsnas/backend';
 import type { Model } from '@tsnas/ops';
 import type { BatchSource } from '@tsnas/trainer';
-import { UsageError } from './errors.js';
+import { KeyedRegistry } from './keyed-registry.js';
 
 export interface FinalizeContext {
   rng: SeededRng;
@@ -97,35 +97,43 @@ export class RandomFinalizers extends DefaultFinalizers {
   }
 }
 
-export class FinalizerRegistry {
-  private readonly factories = new Map<string, { make: () => Finalizer; owner: string }>();
+/** What a plug-in declares under `finalizers`: a Finalizer class, or a function making one. */
+export type FinalizerMaker = (new () => Finalizer) | (() => Finalizer);
 
-  register(name: string, make: () => Finalizer, owner: string): void {
-    const prev = this.factories.get(name);
-    if (prev && prev.owner !== owner) {
-      throw new UsageError(`finalizer '${name}' is registered twice: by ${prev.owner} and by ${owner}`);
-    }
-    this.factories.set(name, { make, owner });
+/** A class has a prototype carrying `finalizeModel`; an arrow function or plain factory has not. */
+function isFinalizerClass(make: FinalizerMaker): make is new () => Finalizer {
+  return typeof make.prototype?.finalizeModel === 'function';
+}
+
+/**
+ * The run's named finalizers (`nas.search.finalizer` picks one). One per run container: a name
+ * registered twice is an error naming both owners; an unknown name lists the known ones.
+ */
+export class FinalizerRegistry {
+  private readonly makers = new KeyedRegistry<FinalizerMaker>('finalizer');
+
+  register(name: string, make: FinalizerMaker, owner: string): void {
+    this.makers.register(name, make, owner);
   }
 
+  /** A new finalizer named `name` ('' = 'default'). */
   get(name: string, keyPath = 'nas.search.finalizer'): Finalizer {
-    const f = this.factories.get(name === '' ? 'default' : name);
-    if (!f) {
-      throw new UsageError(
-        `${keyPath}: unknown finalizer '${name}'. Known: ${[...this.factories.keys()].join(', ')}`,
-      );
-    }
-    return f.make();
+    const make = this.makers.get(name === '' ? 'default' : name, keyPath);
+    return isFinalizerClass(make) ? new make() : make();
+  }
+
+  ownerOf(name: string): string | undefined {
+    return this.makers.ownerOf(name);
   }
 
   names(): string[] {
-    return [...this.factories.keys()];
+    return this.makers.names();
   }
 
   static withDefaults(): FinalizerRegistry {
     const r = new FinalizerRegistry();
-    r.register('default', () => new DefaultFinalizers(), '@tsnas/runner');
-    r.register('random', () => new RandomFinalizers(), '@tsnas/runner');
+    r.register('default', DefaultFinalizers, '@tsnas/runner');
+    r.register('random', RandomFinalizers, '@tsnas/runner');
     return r;
   }
 }

@@ -12,12 +12,20 @@ export {
   DefaultFinalizers,
   type FinalizeContext,
   type Finalizer,
+  type FinalizerMaker,
   FinalizerRegistry,
   RandomFinalizers,
 } from './finalizers.js';
+export { type KeyedEntry, KeyedRegistry } from './keyed-registry.js';
 export { loadData, type Phase, type PhaseContext, type RunEvent } from './context.js';
 export { type EvalResult, Evaluater, Searcher, type SearchResult, writeCellPictures } from './phases.js';
-export { type AlgoPlugin, type AlgoSource, defineAlgo } from './plugin.js';
+export {
+  type AlgoPlugin,
+  type AlgoSource,
+  type ClassOrInstance,
+  defineAlgo,
+  type SectionSchema,
+} from './plugin.js';
 export {
   AlgoRegistry,
   builtinSource,

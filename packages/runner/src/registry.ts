@@ -57,12 +57,25 @@ export async function loadPluginPackage(dir: string, origin: AlgoSource['origin'
   const pkg = readPackageJson(dir);
   const mod = await import(pathToFileURL(entryOf(dir, pkg)).href);
   const plugin: AlgoPlugin | undefined = mod.default ?? mod.plugin;
-  if (!plugin || typeof plugin.name !== 'string' || typeof plugin.register !== 'function') {
+  if (!isAlgoPlugin(plugin)) {
     throw new UsageError(
-      `${pkg.name} (${dir}) does not export an algorithm plug-in: its default export must be defineAlgo({ name, config, register })`,
+      `${pkg.name} (${dir}) does not export an algorithm plug-in: its default export must be defineAlgo({ name, config, ... })`,
     );
   }
   return { plugin, packageName: pkg.name, version: pkg.version, origin };
+}
+
+/** The shape check of a loaded module's default export (the declared parts are checked as used). */
+function isAlgoPlugin(p: unknown): p is AlgoPlugin {
+  const o = p as Partial<AlgoPlugin> | null | undefined;
+  return (
+    !!o &&
+    typeof o.name === 'string' &&
+    (typeof o.config === 'string' || o.config instanceof URL) &&
+    (o.register === undefined || typeof o.register === 'function') &&
+    (o.ops === undefined || (typeof o.ops === 'object' && o.ops !== null)) &&
+    (o.finalizers === undefined || (typeof o.finalizers === 'object' && o.finalizers !== null))
+  );
 }
 
 /** Installed plug-in packages visible from `cwd` (by naming convention). */

@@ -214,7 +214,7 @@ export class TrialWorker {
       this.emit({ kind: 'trial_start', queue: data.queue, id, dir, shared });
       const plugin = await this.plugin(data.plugins[0]);
       await this.backendFor(data);
-      container = createRunContainer(plugin);
+      container = createRunContainer(plugin, data.conf);
       let lastStep = 0;
       const ctx: PhaseContext = {
         container,

@@ -24,7 +24,12 @@ export function tinyConf(nNodes = 1): ConfModelDesc {
 
 export function tinyModel(opts: { noalpha?: boolean; nNodes?: number } = {}) {
   const c = container.createChildContainer();
-  registerOp(c, 'div_op', (desc, affine, ap, cont) => new DivOp(desc, affine, ap, cont), 'test');
+  registerOp(
+    c,
+    'div_op',
+    (desc, { affine, archParams, create }) => new DivOp(desc, affine, archParams, create),
+    'test',
+  );
   const desc = new DivnasModelDescBuilder({ noalpha: opts.noalpha }).build(tinyConf(opts.nNodes ?? 1));
   const model = new Model(desc, { container: c, affine: false, droppath: false });
   return { model, desc, container: c };

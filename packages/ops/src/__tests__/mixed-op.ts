@@ -1,5 +1,5 @@
 // A test-only stand-in for the DARTS plug-in's MixedOp: softmax(alphas)-weighted sum of the eight
-// DARTS primitives, created through the registry of the container it was created from.
+// DARTS primitives, created through the `create` of the registry that builds it.
 import * as tf from '@tensorflow/tfjs-core';
 import { globalRng } from '@tsnas/backend';
 import {
@@ -14,10 +14,9 @@ import {
   type TensorShapes,
   CellType as CT,
 } from '@tsnas/descs';
-import type { DependencyContainer } from 'tsyringe';
 import {
   type ArchParams,
-  createOp,
+  type CreateOp,
   ModuleList,
   Op,
   type OpFactory,
@@ -44,13 +43,13 @@ export class TestMixedOp extends Op {
     desc: OpDesc,
     affine: boolean,
     shared: ArchParams | null,
-    container: DependencyContainer,
+    create: CreateOp,
     readonly primitives: string[] = PRIMITIVES,
   ) {
     super(desc);
     this.prims = this.addChild('ops', new ModuleList<Op>());
     for (const name of primitives) {
-      this.prims.push(createOp(container, new OpDesc(name, desc.params, 1), affine));
+      this.prims.push(create(new OpDesc(name, desc.params, 1), affine));
     }
     if (shared) {
       this.alphas = this.useArchParams(shared).get('alphas');
@@ -78,13 +77,13 @@ export class TestMixedOp extends Op {
   }
 }
 
-export const testMixedOpFactory: OpFactory = (desc, affine, archParams, container) =>
-  new TestMixedOp(desc, affine, archParams, container);
+export const testMixedOpFactory: OpFactory = (desc, { affine, archParams, create }) =>
+  new TestMixedOp(desc, affine, archParams, create);
 
 export const mixedOpFactoryOf =
   (primitives: string[]): OpFactory =>
-  (desc, affine, archParams, container) =>
-    new TestMixedOp(desc, affine, archParams, container, primitives);
+  (desc, { affine, archParams, create }) =>
+    new TestMixedOp(desc, affine, archParams, create, primitives);
 
 /** DARTS' search cell: node i has edges from states 0..i+1, stride 2 from the cell inputs of reduction cells. */
 export class TestDartsBuilder extends ModelDescBuilder {

@@ -139,12 +139,12 @@ describe('plug-ins and settings', () => {
     const custom = desc.clone();
     const edge = custom.cellDescs()[0].nodes()[0].edges[0];
     edge.opDesc.name = 'my_skip';
-    registerOp(c, 'my_skip', (d, affine) => new SkipConnect(d, affine), '@tsnas/ops');
+    registerOp(c, 'my_skip', (d, { affine }) => new SkipConnect(d, affine), '@tsnas/ops');
     const urls = pluginModulesFor(custom, c, [process.cwd()]);
     expect(urls).toHaveLength(1);
     expect(urls[0]).toMatch(/packages\/ops\/src\/index\.ts$/);
     const other = container.createChildContainer();
-    registerOp(other, 'my_skip', (d, affine) => new SkipConnect(d, affine), 'no-such-package');
+    registerOp(other, 'my_skip', (d, { affine }) => new SkipConnect(d, affine), 'no-such-package');
     expect(() => pluginModulesFor(custom, other, [process.cwd()])).toThrow(ParallelSetupError);
     expect(() => pluginModulesFor(custom, other, [process.cwd()])).toThrow(
       /op 'my_skip' is registered by 'no-such-package', which a worker thread cannot import/,

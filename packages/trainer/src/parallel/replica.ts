@@ -1,13 +1,13 @@
 // The default replica: a @tsnas/ops Model built in the worker from the desc's JSON, in a container
-// where the plug-ins that own the desc's ops registered themselves (e.g. @tsnas/algo-darts for
-// mixed_op), exactly as the run's container was set up in the main thread.
+// holding the desc's ops from the plug-ins that own them (e.g. @tsnas/algo-darts for mixed_op),
+// the same factories the run's container holds in the main thread.
 import 'reflect-metadata';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { type ModelDesc, modelDescFromJSON, modelDescToJSON } from '@tsnas/descs';
-import { BUILTIN_OPS, findOp, Model } from '@tsnas/ops';
+import { BUILTIN_OPS, findOp, Model, type OpFactory, registerOp } from '@tsnas/ops';
 import { container as rootContainer, type DependencyContainer } from 'tsyringe';
 import type { LossConf } from './chunks.js';
 import { siblingModule } from './data-parallel.js';
@@ -28,26 +28,41 @@ export interface ModelReplicaArgs {
   affine: boolean;
   droppath: boolean;
   stemAffine?: boolean;
-  /** Module URLs whose default export is a plug-in with `register(container)`. */
+  /** Module URLs whose default export is a plug-in declaring `ops` (or with `register(container)`). */
   plugins: string[];
+}
+
+/**
+ * Registers, in the worker's bare container, the ops `opNames` that the plug-in module at `url`
+ * provides: from a declarative plug-in's `ops` table just those ops; a plug-in written as
+ * `register(container)` alone (the older shape) registers itself whole.
+ */
+async function registerPluginOps(c: DependencyContainer, url: string, opNames: Set<string>): Promise<void> {
+  const mod = await import(url);
+  const plugin = mod.default ?? mod.plugin;
+  const ops = plugin?.ops as Record<string, OpFactory> | undefined;
+  if (ops && typeof ops === 'object') {
+    for (const [name, factory] of Object.entries(ops)) {
+      if (opNames.has(name)) registerOp(c, name, factory, url);
+    }
+    return;
+  }
+  if (typeof plugin?.register !== 'function') {
+    throw new Error(`${url}: its default export is not a plug-in with ops (or register(container))`);
+  }
+  try {
+    plugin.register(c);
+  } catch (e) {
+    throw new Error(`plug-in ${url}: register() failed in the worker thread: ${(e as Error).message}`);
+  }
 }
 
 /** Builds the replica in a worker (the recipe's default factory). */
 export default async function modelReplica(args: ModelReplicaArgs): Promise<Model> {
   const c = rootContainer.createChildContainer();
-  for (const url of args.plugins) {
-    const mod = await import(url);
-    const plugin = mod.default ?? mod.plugin;
-    if (typeof plugin?.register !== 'function') {
-      throw new Error(`${url}: its default export is not a plug-in with register(container)`);
-    }
-    try {
-      plugin.register(c);
-    } catch (e) {
-      throw new Error(`plug-in ${url}: register() failed in the worker thread: ${(e as Error).message}`);
-    }
-  }
   const desc = modelDescFromJSON(args.desc, 'replica desc');
+  const opNames = opNamesOf(desc);
+  for (const url of args.plugins) await registerPluginOps(c, url, opNames);
   return new Model(desc, {
     container: c,
     affine: args.affine,
