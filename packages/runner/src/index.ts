@@ -47,6 +47,8 @@ export {
 export {
   InProcessTrialExecutor,
   runTrial,
+  saveTrialResult,
+  storedTrialResult,
   type Trial,
   type TrialExecutor,
   type TrialResult,

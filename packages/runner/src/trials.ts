@@ -44,10 +44,21 @@ export interface TrialExecutor {
   run(trials: Trial[], ctx: PhaseContext): Promise<TrialResult[]>;
 }
 
+/** The result.json of a trial folder, when the trial finished earlier; else null. */
+export function storedTrialResult(dir: string): TrialResult | null {
+  const file = join(dir, 'result.json');
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as TrialResult) : null;
+}
+
+/** Writes a finished trial's result.json (atomically: the file marks the trial done). */
+export async function saveTrialResult(dir: string, result: TrialResult): Promise<void> {
+  await writeFileAtomic(join(dir, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
+}
+
 /** Trains one desc as Archai's post_train does: affine BN, drop path when drop_path_prob > 0. */
 export async function runTrial(trial: Trial, ctx: PhaseContext): Promise<TrialResult> {
-  const resultFile = join(trial.dir, 'result.json');
-  if (existsSync(resultFile)) return JSON.parse(readFileSync(resultFile, 'utf8')) as TrialResult;
+  const stored = storedTrialResult(trial.dir);
+  if (stored) return stored;
   mkdirSync(trial.dir, { recursive: true });
   await saveModelDesc(trial.desc, join(trial.dir, 'model_desc.yaml'));
   seedEverything(trial.seed);
@@ -79,7 +90,7 @@ export async function runTrial(trial: Trial, ctx: PhaseContext): Promise<TrialRe
       seconds: metrics.seconds,
       weights,
     };
-    await writeFileAtomic(resultFile, `${JSON.stringify(result, null, 2)}\n`);
+    await saveTrialResult(trial.dir, result);
     return result;
   });
 }

@@ -10,6 +10,8 @@ import {
   type Phase,
   type PhaseContext,
   type RunEvent,
+  saveTrialResult,
+  storedTrialResult,
   type Trial,
   type TrialExecutor,
   type TrialResult,
@@ -53,12 +55,6 @@ type TrainerEvent = NonNullable<Extract<RunEvent, { kind: 'trial' }>['event']>;
 const TRAINER_EVENTS = new Set(['fit_start', 'step', 'epoch_end', 'checkpoint', 'test', 'fit_end']);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A trial's own result.json, when it is already in the folder (finished earlier). */
-function storedResult(dir: string): TrialResult | null {
-  const file = join(dir, 'result.json');
-  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as TrialResult) : null;
-}
 
 /** An error of failed trials; exit code 2 when each failed on bad input. */
 export class TrialsFailedError extends Error {
@@ -121,7 +117,7 @@ export class BullMQTrialExecutor implements TrialExecutor {
 
   /** The result of a finished job; writes the trial folder from it when the worker could not. */
   private async collect(t: Trial, rv: TrialJobResult): Promise<TrialResult> {
-    const stored = storedResult(t.dir);
+    const stored = storedTrialResult(t.dir);
     if (stored) return stored;
     mkdirSync(t.dir, { recursive: true });
     for (const [rel, b64] of Object.entries(rv.files ?? {})) {
@@ -132,7 +128,7 @@ export class BullMQTrialExecutor implements TrialExecutor {
     }
     const weights = join(t.dir, 'weights.safetensors');
     const result: TrialResult = { ...rv.result, weights: existsSync(weights) ? weights : null };
-    await writeFileAtomic(join(t.dir, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
+    await saveTrialResult(t.dir, result);
     return result;
   }
 
@@ -181,7 +177,7 @@ export class BullMQTrialExecutor implements TrialExecutor {
       });
 
       for (const t of trials) {
-        const stored = storedResult(t.dir);
+        const stored = storedTrialResult(t.dir);
         if (stored) {
           results.set(t.id, stored);
           rows.set(t.id, this.row(t.id, phase, stored, null, null));

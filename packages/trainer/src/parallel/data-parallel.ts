@@ -103,15 +103,16 @@ function averageBuffers(
 ): void {
   if (replicas.length === 0) return;
   const rows = ownRows + replicas.reduce((s, r) => s + r.rows, 0);
+  // By name once per step: a supernet has a thousand-odd BN buffers.
+  const byName = replicas.map((r) => new Map(r.names.map((name, k) => [name, r.data[k]])));
   for (const [tag, v] of all) {
     if (!tag.startsWith('b:') || v.dtype !== 'float32') continue;
     const mean = new Float32Array(v.size);
     const own = v.dataSync() as Float32Array;
     for (let i = 0; i < mean.length; i++) mean[i] = (own[i] * ownRows) / rows;
-    for (const r of replicas) {
-      const k = r.names.indexOf(tag);
-      if (k < 0) throw new Error(`DataParallelEngine: a replica sent no buffer '${tag}'`);
-      const theirs = r.data[k];
+    for (const [j, r] of replicas.entries()) {
+      const theirs = byName[j].get(tag);
+      if (!theirs) throw new Error(`DataParallelEngine: a replica sent no buffer '${tag}'`);
       for (let i = 0; i < mean.length; i++) mean[i] += (theirs[i] * r.rows) / rows;
     }
     const t = tf.tensor(mean, v.shape, 'float32');
