@@ -1,13 +1,9 @@
-// `nas desc` on Archai's files, run through the built binary (dist/bin.js) as a user would.
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { here, nas } from './helpers.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const BIN = join(here, '..', 'dist', 'bin.js');
 // Fixtures written by packages/descs/src/__tests__/fixtures/archai/generate.py (yaml.dump of
 // stand-ins for Archai's desc classes) and an Archai config_used.yaml.
 const DESC = join(here, '../../descs/src/__tests__/fixtures/archai/darts_search_final_model_desc.yaml');
@@ -15,11 +11,6 @@ const CONFIG_USED = join(here, '../../config/src/__tests__/fixtures/archai/confi
 const GENOTYPE =
   "Genotype(normal=[('sep_conv_3x3', 1), ('sep_conv_3x3', 0), ('sep_conv_5x5', 1), ('skip_connect', 0), ('dil_conv_3x3', 2), ('sep_conv_3x3', 1), ('skip_connect', 0), ('dil_conv_5x5', 3)], normal_concat=[2, 3, 4, 5], " +
   "reduce=[('max_pool_3x3', 0), ('avg_pool_3x3', 1), ('skip_connect', 2), ('max_pool_3x3', 1), ('max_pool_3x3', 0), ('dil_conv_5x5', 2), ('skip_connect', 2), ('sep_conv_3x3', 4)], reduce_concat=[2, 3, 4, 5])";
-
-function nas(args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: here, encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'nas-archai-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

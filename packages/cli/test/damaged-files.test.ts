@@ -1,11 +1,6 @@
-// One damaged file of each kind a user hands `nas` (profile, desc, genotype string, checkpoint,
-// weights, dataset): the built binary prints one message naming the file and exits 2, and leaves
-// the file as it was. The loaders themselves are fuzzed in their packages (`*.fuzz.test.ts`).
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { encodeSafetensors } from '@tsnas/backend';
 import {
   type ConfModelDesc,
@@ -15,10 +10,8 @@ import {
   modelDescToYaml,
 } from '@tsnas/descs';
 import { describe, expect, it } from 'vitest';
+import { here, nas, TINY } from './helpers.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const BIN = join(here, '..', 'dist', 'bin.js');
-const TINY = join(here, 'tiny.yaml');
 const ARCHAI_DESC = join(
   here,
   '..',
@@ -30,11 +23,6 @@ const ARCHAI_DESC = join(
   'archai',
   'toy_legacy_final_model_desc.yaml',
 );
-
-function nas(args: string[], cwd = here) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 /** Runs `args`, expects exit 2 with one `nas: error:` line matching `message`, and no stack. */
 function rejects(args: string[], message: RegExp) {

@@ -1,22 +1,10 @@
-// `nas export` on the built binary: an experiment folder of a real (tiny) run, a desc + weights, and
-// the bad inputs a user can hand it. Numerical parity with tsnas is tested in @tsnas/onnx.
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { loadSafetensors, saveSafetensors } from '@tsnas/backend';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
-const here = dirname(fileURLToPath(import.meta.url));
-const BIN = join(here, '..', 'dist', 'bin.js');
-const TINY = join(here, 'tiny.yaml');
-
-function nas(args: string[], cwd: string) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+import { nas, TINY } from './helpers.js';
 
 /** Runs the .onnx file on a batch; returns the logits. */
 async function runFile(file: string, dims: number[]): Promise<ort.Tensor> {

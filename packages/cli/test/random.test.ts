@@ -1,22 +1,12 @@
 // `nas random` through the built binary (dist/bin.js), on the tiny synthetic profile.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-
-const here = dirname(fileURLToPath(import.meta.url));
-const BIN = join(here, '..', 'dist', 'bin.js');
-const TINY = join(here, 'tiny.yaml');
-
-function nas(args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: here, encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+import { BIN, here, json, nas, TINY } from './helpers.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'nas-random-'));
-const json = (file: string) => JSON.parse(readFileSync(file, 'utf8'));
 const events = (stdout: string) =>
   stdout
     .trim()

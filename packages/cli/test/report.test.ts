@@ -1,26 +1,14 @@
-// `nas report` as a person sees it: a tiny real run's page opened in headless Chromium (Debian's
-// package, driven by playwright-core; nothing downloads a browser), offline, with its screenshot
-// kept in packages/cli/test-artifacts/.
-import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { here, nas, TINY } from './helpers.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const BIN = join(here, '..', 'dist', 'bin.js');
-const TINY = join(here, 'tiny.yaml');
 const ARTIFACTS = join(here, '..', 'test-artifacts');
 const CHROMIUM = [process.env.TSNAS_CHROMIUM, '/usr/bin/chromium', '/usr/bin/chromium-browser'].find(
   (p): p is string => !!p && existsSync(p),
 );
-
-function nas(args: string[], cwd = here) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 const root = mkdtempSync(join(tmpdir(), 'nas-report-'));
 const run = join(root, 'run');

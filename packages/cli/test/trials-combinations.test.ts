@@ -1,27 +1,12 @@
 // nas.search.combinations (Archai's SearchCombinations, §8.4): the search once per macro point
 // (reductions x cells x nodes), each post-trained as a trial, the best by validation top1 kept;
 // search/combinations.{tsv,json} list every point; a rerun skips the finished points.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-
-const here = dirname(fileURLToPath(import.meta.url));
-const BIN = join(here, '..', 'dist', 'bin.js');
-const TINY = join(here, 'tiny.yaml');
-
-function nas(args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: here, encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-const json = (file: string) => JSON.parse(readFileSync(file, 'utf8'));
-const events = (stdout: string) =>
-  stdout
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l));
+import { BIN, events, here, json, nas, TINY } from './helpers.js';
 
 function profile(dir: string, text: string): string {
   const file = join(dir, 'combinations.yaml');

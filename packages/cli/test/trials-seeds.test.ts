@@ -1,26 +1,8 @@
-// `--seeds 1,2,...`: the eval network trained once per seed, as trials; summary.json has each seed's
-// test accuracy with their mean and standard deviation. Built binary, tiny synthetic profile.
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-
-const here = dirname(fileURLToPath(import.meta.url));
-const BIN = join(here, '..', 'dist', 'bin.js');
-const TINY = join(here, 'tiny.yaml');
-
-function nas(args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: here, encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-const json = (file: string) => JSON.parse(readFileSync(file, 'utf8'));
-const events = (stdout: string) =>
-  stdout
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l));
+import { events, json, nas, TINY } from './helpers.js';
 
 // No post-train (the search only draws a cell); an eval that learns enough to tell seeds apart.
 const args = (expDir: string, extra: string[]) => [
