@@ -9,15 +9,9 @@ import darts, { BilevelArchTrainer } from '@tsnas/algo-darts';
 import { initBackend, seedEverything } from '@tsnas/backend';
 import type { ConfModelDesc, ModelDescBuilder } from '@tsnas/descs';
 import { Model } from '@tsnas/ops';
-import { createRunContainer, MODEL_DESC_BUILDER } from '@tsnas/runner';
-import {
-  type Batch,
-  type BatchSource,
-  type ComputeTimings,
-  DataParallelEngine,
-  modelReplicaRecipe,
-  pluginModulesFor,
-} from '@tsnas/trainer';
+import { createRunContainer, MODEL_DESC_BUILDER, modelReplicaRecipe, pluginModulesFor } from '@tsnas/runner';
+import type { Batch, BatchSource } from '@tsnas/trainer';
+import { type ComputeTimings, DataParallelEngine } from '@tsnas/trainer/parallel';
 import * as tf from '@tensorflow/tfjs-core';
 import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -130,13 +124,16 @@ async function main() {
     workers > 1
       ? new DataParallelEngine({
           workers,
-          recipe: modelReplicaRecipe({
-            desc,
-            affine: false,
-            droppath: false,
+          recipe: {
+            ...modelReplicaRecipe({
+              desc,
+              affine: false,
+              droppath: false,
+              plugins: pluginModulesFor(desc, c, [process.cwd(), fileURLToPath(import.meta.url)]),
+            }),
             loss: {},
-            plugins: pluginModulesFor(desc, c, [process.cwd(), fileURLToPath(import.meta.url)]),
-          }),
+            backend,
+          },
         })
       : undefined;
   const trainer = new BilevelArchTrainer(

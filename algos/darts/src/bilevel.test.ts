@@ -144,4 +144,42 @@ describe('BilevelArchTrainer with batch_chunks', () => {
     const a = Array.from(full.get('a')!.dataSync());
     Array.from(chunked.get('a')!.dataSync()).forEach((v, k) => expect(v).toBeCloseTo(a[k], 6));
   });
+
+  it('second order: the val-size-weighted sum of each (train, val) chunk pair, train reused when short', () => {
+    // batch_chunks 3. val: 5 rows in chunks of 2, 2, 1; train: 2 rows in chunks of 1, 1, so the
+    // third val chunk pairs with train's first.
+    const XV5 = [...XV, [0.3, 0.3, -0.2, 0.1], [-0.5, 0.2, 0.7, 0.4], [0.6, -0.1, 0.2, -0.3]];
+    const YV5 = [...YV, 1, 0, 2];
+    const XT2 = XT.slice(0, 2);
+    const YT2 = YT.slice(0, 2);
+    const pairs = [
+      { t: [0, 1], v: [0, 2] },
+      { t: [1, 2], v: [2, 4] },
+      { t: [0, 1], v: [4, 5] },
+    ];
+    const want = [0, 0, 0];
+    for (const { t, v } of pairs) {
+      const g = new BilevelArchTrainer(conf(true), new TinyModel()).archGradients(
+        batch(XT2.slice(t[0], t[1]), YT2.slice(t[0], t[1])),
+        batch(XV5.slice(v[0], v[1]), YV5.slice(v[0], v[1])),
+      );
+      g.get('a')!
+        .dataSync()
+        .forEach((x, k) => {
+          want[k] += (x * (v[1] - v[0])) / 5;
+        });
+    }
+    const chunked = new BilevelArchTrainer({ ...conf(true), batch_chunks: 3 }, new TinyModel()).archGradients(
+      batch(XT2, YT2),
+      batch(XV5, YV5),
+    );
+    Array.from(chunked.get('a')!.dataSync()).forEach((v, k) => expect(v).toBeCloseTo(want[k], 6));
+    // ...which is not the unchunked second-order gradient (the unrolled step is not linear in rows).
+    const whole = new BilevelArchTrainer(conf(true), new TinyModel()).archGradients(
+      batch(XT2, YT2),
+      batch(XV5, YV5),
+    );
+    const diff = Array.from(whole.get('a')!.dataSync()).map((v, k) => Math.abs(v - want[k]));
+    expect(Math.max(...diff)).toBeGreaterThan(1e-4);
+  });
 });

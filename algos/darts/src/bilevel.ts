@@ -3,13 +3,16 @@
 // weights; second order (`unrolled: true`) differentiates through one virtual SGD step of the
 // weights, with the Hessian-vector product by finite differences (DARTS eq. 8).
 import {
+  addInto,
   type Batch,
   type BatchSource,
+  chunkRanges,
   createOptimizer,
   type DataLoaders,
   type Optimizer,
   type OptimizerConf,
   SGD,
+  sliceRows,
   type TrainableModel,
   Trainer,
   type TrainerConf,
@@ -101,14 +104,15 @@ export class BilevelArchTrainer extends Trainer {
   /**
    * The gradient the alpha optimiser receives for one (train, val) batch pair. With
    * `batch_chunks > 1` it is the size-weighted sum of the chunks' gradients, i.e. the full batch's
-   * (Archai keeps only the last chunk's, quirk §11.2; we accumulate).
+   * (Archai keeps only the last chunk's, quirk §11.2; we accumulate). Chunks are the trainer's
+   * (chunkRanges), summed by the trainer's addInto, so both steps cut and add batches alike.
    */
   archGradients(train: Batch, val: Batch): Grads {
     const alphas = this.model.archParams();
     const chunks = Math.max(1, this.conf.batch_chunks ?? 1);
-    if (!this.bilevelConf.unrolled && this.gradients.replicas > 1) {
+    if (!this.bilevelConf.unrolled) {
       // First order is a plain gradient at the current weights: the trainer's gradient engine
-      // spreads the chunks over its threads. Second order (below) stays in this thread.
+      // computes it chunk by chunk (over its threads when it has several), as for the weights.
       return this.gradients.compute(this.model, {
         x: val.x,
         y: val.y,
@@ -118,43 +122,22 @@ export class BilevelArchTrainer extends Trainer {
         zerosForMissing: true,
       }).grads;
     }
-    if (chunks === 1) return this.chunkArchGradients(train, val, alphas);
+    // Second order stays in this thread. Chunk k of val pairs with chunk k of train (or train's
+    // first, when train has fewer rows); each is weighted by its share of the validation batch.
+    if (chunks === 1) return this.unrolledArchGradients(train, val, alphas);
     const n = val.x.shape[0];
-    // Chunk k of a batch of m rows: rows [k*ceil(m/chunks), ...); train and val may differ in size.
-    const chunk = (b: Batch, k: number): Batch | null => {
-      const m = b.x.shape[0];
-      const size = Math.ceil(m / chunks);
-      const from = k * size;
-      if (from >= m) return null;
-      const len = Math.min(size, m - from);
-      return { x: tf.slice(b.x, [from, 0, 0, 0], [len, -1, -1, -1]), y: tf.slice(b.y, [from], [len]) };
-    };
-    let acc: Grads | null = null;
-    for (let k = 0; k < chunks; k++) {
-      const v = chunk(val, k);
-      if (!v) break;
-      const t = chunk(train, k) ?? chunk(train, 0)!;
-      const g = this.chunkArchGradients(t, v, alphas);
-      const weight = v.x.shape[0] / n;
-      for (const b of [t, v]) tf.dispose([b.x, b.y]);
-      const scaled = new Map([...g].map(([name, x]) => [name, tf.mul(x, weight)] as const));
-      disposeAll(g);
-      if (!acc) acc = scaled;
-      else {
-        for (const [name, x] of scaled) {
-          const prev = acc.get(name)!;
-          acc.set(name, tf.add(prev, x));
-          prev.dispose();
-          x.dispose();
-        }
+    const trainRanges = chunkRanges(train.x.shape[0], chunks);
+    const acc: Grads = new Map();
+    for (const [k, range] of chunkRanges(n, chunks).entries()) {
+      const v = sliceRows(val.x, val.y, range);
+      const t = sliceRows(train.x, train.y, trainRanges[k] ?? trainRanges[0]);
+      try {
+        addInto(acc, this.unrolledArchGradients(t, v, alphas), range.len / n);
+      } finally {
+        tf.dispose([t.x, t.y, v.x, v.y]);
       }
     }
-    return acc!;
-  }
-
-  private chunkArchGradients(train: Batch, val: Batch, alphas: Map<string, tf.Variable>): Grads {
-    if (!this.bilevelConf.unrolled) return gradsFor(this.lossFn(val), alphas).grads;
-    return this.unrolledArchGradients(train, val, alphas);
+    return acc;
   }
 
   private unrolledArchGradients(train: Batch, val: Batch, alphas: Map<string, tf.Variable>): Grads {

@@ -5,16 +5,15 @@ import 'reflect-metadata';
 import { registerAllGradients, SeededRng, seedEverything } from '@tsnas/backend';
 import type { ConfModelDesc, ModelDesc } from '@tsnas/descs';
 import { Model } from '@tsnas/ops';
-import { builtinSource, createRunContainer, MODEL_DESC_BUILDER } from '@tsnas/runner';
 import {
-  type Batch,
-  type BatchSource,
-  DataParallelEngine,
-  InProcessGradientEngine,
-  modelLoss,
+  builtinSource,
+  createRunContainer,
+  MODEL_DESC_BUILDER,
   modelReplicaRecipe,
   pluginModulesFor,
-} from '@tsnas/trainer';
+} from '@tsnas/runner';
+import { type Batch, type BatchSource, InProcessGradientEngine, modelLoss } from '@tsnas/trainer';
+import { DataParallelEngine } from '@tsnas/trainer/parallel';
 import * as tf from '@tensorflow/tfjs-core';
 import type { DependencyContainer } from 'tsyringe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -88,13 +87,16 @@ function supernet(): Model {
 const engine = () =>
   new DataParallelEngine({
     workers: 2,
-    recipe: modelReplicaRecipe({
-      desc,
-      affine: false,
-      droppath: false,
+    recipe: {
+      ...modelReplicaRecipe({
+        desc,
+        affine: false,
+        droppath: false,
+        plugins: pluginModulesFor(desc, run, [process.cwd()]),
+      }),
       loss: {},
-      plugins: pluginModulesFor(desc, run, [process.cwd()]),
-    }),
+      backend: 'cpu',
+    },
   });
 
 function maxRelErr(a: Map<string, tf.Tensor>, b: Map<string, tf.Tensor>): number {

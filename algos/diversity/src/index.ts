@@ -4,7 +4,7 @@ import { defineAlgo } from '@tsnas/runner';
 import { DivnasModelDescBuilder } from './builder.js';
 import { DivOp } from './div-op.js';
 import { DivnasFinalizers, DivnasRankFinalizers } from './finalizers.js';
-import { DivnasSearcher } from './searcher.js';
+import { registerDivnas } from './register.js';
 
 export { type DivnasBuilderOptions, DivnasModelDescBuilder } from './builder.js';
 export {
@@ -51,7 +51,7 @@ export {
   type SquareMatrix,
   submatrix,
 } from './mi.js';
-export { DivnasSearcher } from './searcher.js';
+export { registerDivnas } from './register.js';
 
 /** DivNAS (Archai's divnas) as a tsnas plug-in: `nas diversity`. */
 export default defineAlgo({
@@ -61,12 +61,15 @@ export default defineAlgo({
   config: new URL('../configs/diversity.yaml', import.meta.url),
   fullConfig: new URL('../configs/diversity_full.yaml', import.meta.url),
   toyConfig: new URL('../configs/diversity_toy.yaml', import.meta.url),
-  // `nas.search.divnas.archtrainer: noalpha` swaps the builder and trainer at search time (DivnasSearcher).
   builder: DivnasModelDescBuilder,
   archTrainer: BilevelArchTrainer,
-  searcher: DivnasSearcher,
   finalizers: { mi: DivnasFinalizers, mi_ranked: DivnasRankFinalizers },
   ops: {
     div_op: (desc, { affine, archParams, create }) => new DivOp(desc, affine, archParams, create),
+  },
+  // `nas.search.divnas.archtrainer: noalpha` replaces the builder and arch trainer above, chosen
+  // from the resolved profile when the run's container is made.
+  register: (c, conf) => {
+    registerDivnas(c, conf);
   },
 });

@@ -8,12 +8,14 @@ import { genotypeToString, type ModelDesc, modelDescToGenotype, saveModelDesc } 
 import {
   MODEL_DESC_BUILDER,
   type PhaseContext,
+  postTrainSection,
   Searcher,
   type SearchResult,
   TRIAL_EXECUTOR,
   type Trial,
   type TrialExecutor,
   type TrialResult,
+  trainerConf,
   UsageError,
   writeCellPictures,
 } from '@tsnas/runner';
@@ -73,7 +75,7 @@ export class RandomSearcher extends Searcher {
     const started = performance.now();
     const conf = ctx.conf.nas.search;
     const samples = sampleCount(conf);
-    const post = conf.post_train ?? {};
+    const post = postTrainSection(ctx.conf);
     const epochs = Number(post.trainer?.epochs ?? 0);
     const loader = post.loader ?? conf.loader;
     const loaderPath = post.loader ? 'nas.search.post_train.loader' : 'nas.search.loader';
@@ -132,7 +134,7 @@ export class RandomSearcher extends Searcher {
       const trials: Trial[] = descs.map((desc, k) => ({
         id: `sample-${k}`,
         desc,
-        trainer: post.trainer,
+        trainer: trainerConf(post.trainer!, 'post_train'),
         loader,
         loaderPath,
         // The same seed for every sample: same initialisation stream and data order, a fair race.

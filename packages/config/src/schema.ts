@@ -167,4 +167,14 @@ export const tsnasProfileSchema = z.looseObject({
   nas: z.looseObject({ search: searchSchema, eval: evalSchema }),
 });
 
+/**
+ * A resolved run profile as the runner reads it: `common`, `dataset` and `nas.search` / `nas.eval`
+ * typed; any other key (a plug-in's own section) is `unknown` until the plug-in's schema reads it.
+ */
 export type TsnasProfile = z.output<typeof tsnasProfileSchema>;
+export type CommonSection = z.output<typeof commonSchema>;
+export type SearchSection = z.output<typeof searchSchema>;
+export type EvalSection = z.output<typeof evalSchema>;
+export type TrainerSection = z.output<typeof trainerSchema>;
+export type LoaderSection = z.output<typeof loaderSchema>;
+export type ModelDescSection = z.output<typeof modelDescSchema>;

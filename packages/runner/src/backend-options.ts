@@ -6,15 +6,11 @@ import type { BackendChoice, InitBackendOptions, Workload } from '@tsnas/backend
 import { createDatasetRegistry } from '@tsnas/datasets';
 import type { ModelDescBuilder } from '@tsnas/descs';
 import { Model } from '@tsnas/ops';
-import {
-  createGradientEngine,
-  type GradientEngine,
-  InProcessGradientEngine,
-  modelLoss,
-  resolveWorkers,
-} from '@tsnas/trainer';
+import { type GradientEngine, InProcessGradientEngine, modelLoss } from '@tsnas/trainer';
+import { createGradientEngine, resolveWorkers } from '@tsnas/trainer/parallel';
 import * as tf from '@tensorflow/tfjs-core';
 import type { DependencyContainer } from 'tsyringe';
+import { modelReplicaRecipe, pluginModulesFor, workerResolveFrom } from './replica-recipe.js';
 import { MODEL_DESC_BUILDER } from './tokens.js';
 
 /**
@@ -45,11 +41,14 @@ export function runWorkload(conf: any, container: DependencyContainer, algo: str
       const model = new Model(desc, { container, affine: false, droppath: false });
       const { engine } = createGradientEngine({
         workers: conf.common?.workers,
-        desc,
-        affine: false,
-        droppath: false,
+        replica: () =>
+          modelReplicaRecipe({
+            desc,
+            affine: false,
+            droppath: false,
+            plugins: pluginModulesFor(desc, container, workerResolveFrom()),
+          }),
         loss: {},
-        container,
       });
       const x = tf.randomNormal([batch, h, w, meta.channels], 0, 1, 'float32', 1) as tf.Tensor4D;
       const y = tf.randomUniform([batch], 0, meta.nClasses, 'int32', 2) as tf.Tensor1D;

@@ -1,15 +1,13 @@
 // What every phase and trial is given (the run's container, profile, folder, seed, events) and the
 // two things each training needs from the run: its data and its gradient engine. In a module of its
 // own so that phases and trials both import it and neither imports the other.
+import type { LoaderSection, ModelDescSection, TrainerSection, TsnasProfile } from '@tsnas/config';
 import { getData, type DataLoaders as LoadedData } from '@tsnas/datasets';
-import type { ModelDesc } from '@tsnas/descs';
-import {
-  createGradientEngine,
-  type GradientEngine,
-  type TrainerConf,
-  type TrainerEvent,
-} from '@tsnas/trainer';
+import type { ConfModelDesc, ModelDesc } from '@tsnas/descs';
+import type { GradientEngine, TrainerConf, TrainerEvent } from '@tsnas/trainer';
+import { createGradientEngine } from '@tsnas/trainer/parallel';
 import type { DependencyContainer } from 'tsyringe';
+import { modelReplicaRecipe, workerResolveFrom, pluginModulesFor } from './replica-recipe.js';
 
 export type Phase = 'search' | 'post_train' | 'eval';
 
@@ -50,8 +48,11 @@ export type RunEvent =
 
 export interface PhaseContext {
   container: DependencyContainer;
-  /** The resolved profile. */
-  conf: any;
+  /**
+   * The resolved, validated profile: `common`, `dataset`, `nas.search`, `nas.eval` typed by
+   * @tsnas/config's schema; a plug-in's own section is `unknown` until its schema reads it.
+   */
+  conf: TsnasProfile;
   expDir: string;
   seed: number;
   dataroot?: string;
@@ -61,6 +62,33 @@ export interface PhaseContext {
   backend?: string;
   /** The algorithm plug-in's package, which a worker elsewhere loads to train the run's trials. */
   algo?: { name: string; packageName: string; version: string };
+}
+
+/**
+ * A profile's `model_desc` section as the desc builder takes it. The schema checks the section's
+ * own keys; `dataset` is the profile's (base.yaml copies it in) and passes through unchecked.
+ */
+export function confModelDesc(section: ModelDescSection): ConfModelDesc {
+  return section as ConfModelDesc;
+}
+
+/** A profile's trainer section as a Trainer takes it; `title` (optional in a profile) defaults. */
+export function trainerConf(section: TrainerSection, title: string): TrainerConf {
+  return { ...section, title: section.title ?? title };
+}
+
+/** `nas.search.post_train`: Archai's train_model_desc after the search, run when trainer.epochs > 0. */
+export interface PostTrainSection {
+  trainer?: TrainerSection;
+  loader?: LoaderSection;
+}
+
+/**
+ * The profile's post_train section ({} when absent). Not in the schema: Archai profiles carry
+ * partial sections there; tsnas's base profile copies the eval trainer in (with epochs 0).
+ */
+export function postTrainSection(conf: TsnasProfile): PostTrainSection {
+  return (conf.nas.search.post_train ?? {}) as PostTrainSection;
 }
 
 export async function loadData(
@@ -89,10 +117,13 @@ export function gradientsFor(
 ): GradientEngine {
   const { engine, note } = createGradientEngine({
     workers: ctx.conf.common?.workers,
-    desc,
-    ...model,
+    replica: () =>
+      modelReplicaRecipe({
+        desc,
+        ...model,
+        plugins: pluginModulesFor(desc, ctx.container, workerResolveFrom()),
+      }),
     loss: trainer,
-    container: ctx.container,
     seed: ctx.seed,
   });
   if (engine.replicas > 1 || ctx.conf.common?.workers !== undefined)

@@ -84,6 +84,12 @@ export interface Summary {
     best_val_top1: number | null;
     seconds: number;
     supernet_params: number | null;
+    /**
+     * Architecture (alpha) optimizer steps of the search, resumed epochs included: DARTS takes one
+     * per search batch (first and second order). 0 when nothing trains alphas (random search,
+     * DivNAS noalpha); null when the searcher does not count them (nas.search.combinations).
+     */
+    arch_steps: number | null;
   } | null;
   eval: {
     test_top1: number;
@@ -249,6 +255,7 @@ export class ExperimentRunner {
         best_val_top1: result.bestValTop1,
         seconds: result.seconds,
         supernet_params: result.params,
+        arch_steps: result.archSteps ?? (container.resolve(ARCH_TRAINER) ? null : 0),
       };
       await writeSummary();
     }

@@ -17,7 +17,16 @@ export {
   RandomFinalizers,
 } from './finalizers.js';
 export { type KeyedEntry, KeyedRegistry } from './keyed-registry.js';
-export { loadData, type Phase, type PhaseContext, type RunEvent } from './context.js';
+export {
+  confModelDesc,
+  loadData,
+  type Phase,
+  type PhaseContext,
+  type PostTrainSection,
+  postTrainSection,
+  type RunEvent,
+  trainerConf,
+} from './context.js';
 export { type EvalResult, Evaluater, Searcher, type SearchResult, writeCellPictures } from './phases.js';
 export {
   type AlgoPlugin,
@@ -33,6 +42,13 @@ export {
   loadPluginPackage,
   scanInstalledPlugins,
 } from './registry.js';
+export {
+  type ModelRecipeOptions,
+  type ModelReplicaArgs,
+  modelReplicaRecipe,
+  opNamesOf,
+  pluginModulesFor,
+} from './replica-recipe.js';
 export {
   ARCH_TRAINER,
   type ArchTrainerClass,

@@ -6,11 +6,11 @@ import { globalRng, seedEverything } from '@tsnas/backend';
 import { type ModelDesc, modelDescToGenotype, genotypeToString, saveModelDesc } from '@tsnas/descs';
 import type { DataLoaders } from '@tsnas/datasets';
 import type { Model } from '@tsnas/ops';
-import type { Metrics, TrainerConf } from '@tsnas/trainer';
+import type { Metrics } from '@tsnas/trainer';
 import { renderCurvesSvg, renderModelCellsSvg } from '@tsnas/viz';
 import { ArchHistory } from './arch-history.js';
 import type { FinalizerRegistry } from './finalizers.js';
-import type { PhaseContext } from './context.js';
+import { confModelDesc, type PhaseContext, postTrainSection, trainerConf } from './context.js';
 import { trainDesc } from './training.js';
 import type { TrialExecutor } from './trials.js';
 import {
@@ -30,6 +30,11 @@ export interface SearchResult {
   bestValTop1: number | null;
   seconds: number;
   params: number | null;
+  /**
+   * Architecture (alpha) optimizer steps the search took, resumed epochs included; 0 without
+   * architecture weights; absent when the searcher does not count them.
+   */
+  archSteps?: number;
 }
 
 export interface EvalResult {
@@ -64,10 +69,6 @@ export async function writeCellPictures(desc: ModelDesc, expDir: string): Promis
   if (reduce) writeFileSync(join(dir, 'reduce.svg'), reduce);
 }
 
-function trainerConf(raw: any): TrainerConf {
-  return raw as TrainerConf;
-}
-
 /** What the search's training gave: the discrete desc and how the training went. */
 export interface SearchedModel {
   desc: ModelDesc;
@@ -78,6 +79,8 @@ export interface SearchedModel {
   fitWall: number;
   /** Weights of the trained network, null when nothing was trained. */
   params: number | null;
+  /** Architecture optimizer steps, resumed epochs included (0 when nothing trains alphas). */
+  archSteps?: number;
 }
 
 /**
@@ -102,12 +105,15 @@ export class Searcher {
       bestValTop1,
       seconds: found.trainSeconds + (performance.now() - started) / 1000 - found.fitWall,
       params: found.params,
+      archSteps: found.archSteps,
     };
   }
 
   /** The desc to search: the run's MODEL_DESC_BUILDER over `nas.search.model_desc`. */
   buildModelDesc(ctx: PhaseContext): ModelDesc {
-    return ctx.container.resolve<ModelDescBuilder>(MODEL_DESC_BUILDER).build(ctx.conf.nas.search.model_desc);
+    return ctx.container
+      .resolve<ModelDescBuilder>(MODEL_DESC_BUILDER)
+      .build(confModelDesc(ctx.conf.nas.search.model_desc));
   }
 
   /**
@@ -124,17 +130,37 @@ export class Searcher {
         phase: 'search',
         detail: 'no architecture training: the built desc is final',
       });
-      return { desc: supernet.clone(), bestValTop1: null, trainSeconds: 0, fitWall: 0, params: null };
+      return {
+        desc: supernet.clone(),
+        bestValTop1: null,
+        trainSeconds: 0,
+        fitWall: 0,
+        params: null,
+        archSteps: 0,
+      };
     }
     let params: number | null = null;
     const archHistory = new ArchHistory(join(dir, 'alphas.jsonl'));
+    // An arch trainer takes one alpha step per search batch (DARTS' bilevel step, first or second
+    // order), none when the network has no alphas (DivNAS' noalpha). A resumed search counts the
+    // epochs its checkpoint holds: fit_start's startEpoch times the batches per epoch.
+    let hasAlphas = false;
+    let archSteps = 0;
+    const counting: PhaseContext = {
+      ...ctx,
+      emit: (e) => {
+        if (e.kind === 'fit_start') archSteps += e.startEpoch * e.steps;
+        else if (e.kind === 'step') archSteps += 1;
+        ctx.emit(e);
+      },
+    };
     return trainDesc(
-      ctx,
+      counting,
       {
         phase: 'search',
         desc: supernet,
         model: { affine: false, droppath: false },
-        trainer: trainerConf(conf.trainer),
+        trainer: trainerConf(conf.trainer, 'arch_train'),
         Trainer: ArchTrainer,
         loader: conf.loader,
         loaderPath: 'nas.search.loader',
@@ -142,6 +168,7 @@ export class Searcher {
         test: false,
         onModel: (model) => {
           params = model.paramCount();
+          hasAlphas = model.archParams().size > 0;
           ctx.emit({
             kind: 'phase_start',
             phase: 'search',
@@ -159,6 +186,7 @@ export class Searcher {
           trainSeconds: metrics.seconds,
           fitWall,
           params,
+          archSteps: hasAlphas ? archSteps : 0,
         };
       },
     );
@@ -187,7 +215,7 @@ export class Searcher {
    * are > 0 (the default is 0: skipped). Runs as a trial, so it resumes like everything else.
    */
   async postTrain(ctx: PhaseContext, desc: ModelDesc) {
-    const post = ctx.conf.nas.search.post_train;
+    const post = postTrainSection(ctx.conf);
     if (!post?.trainer || !(post.trainer.epochs > 0)) return null;
     const executor = ctx.container.resolve<TrialExecutor>(TRIAL_EXECUTOR);
     const [result] = await executor.run(
@@ -195,7 +223,7 @@ export class Searcher {
         {
           id: 'post_train',
           desc,
-          trainer: post.trainer,
+          trainer: trainerConf(post.trainer, 'post_train'),
           loader: post.loader ?? ctx.conf.nas.search.loader,
           loaderPath: post.loader ? 'nas.search.post_train.loader' : 'nas.search.loader',
           seed: ctx.seed,
@@ -223,7 +251,7 @@ export class Evaluater {
     seedEverything(ctx.seed);
     await saveModelDesc(template, join(dir, 'final_model_desc.yaml'));
     const builder = ctx.container.resolve<ModelDescBuilder>(MODEL_DESC_BUILDER);
-    const desc = builder.build(conf.model_desc, template);
+    const desc = builder.build(confModelDesc(conf.model_desc), template);
     await saveModelDesc(desc, join(dir, 'full_model_desc.yaml'));
     let params = 0;
     let paramsWithoutAux = 0;
@@ -233,7 +261,7 @@ export class Evaluater {
         phase: 'eval',
         desc,
         model: { affine: true, droppath: true },
-        trainer: trainerConf(conf.trainer),
+        trainer: trainerConf(conf.trainer, 'eval_train'),
         Trainer: ctx.container.resolve<TrainerClass>(TRAINER),
         loader: conf.loader,
         loaderPath: 'nas.eval.loader',

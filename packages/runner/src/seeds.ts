@@ -5,7 +5,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ModelDesc, saveModelDesc } from '@tsnas/descs';
 import { UsageError } from './errors.js';
-import type { PhaseContext } from './context.js';
+import { confModelDesc, type PhaseContext, trainerConf } from './context.js';
 import { MODEL_DESC_BUILDER, type ModelDescBuilder, TRIAL_EXECUTOR } from './tokens.js';
 import type { Trial, TrialExecutor } from './trials.js';
 
@@ -70,7 +70,9 @@ export async function evaluateSeeds(
   const dir = join(ctx.expDir, 'eval');
   mkdirSync(dir, { recursive: true });
   await saveModelDesc(template, join(dir, 'final_model_desc.yaml'));
-  const desc = ctx.container.resolve<ModelDescBuilder>(MODEL_DESC_BUILDER).build(conf.model_desc, template);
+  const desc = ctx.container
+    .resolve<ModelDescBuilder>(MODEL_DESC_BUILDER)
+    .build(confModelDesc(conf.model_desc), template);
   await saveModelDesc(desc, join(dir, 'full_model_desc.yaml'));
   ctx.emit({
     kind: 'phase_start',
@@ -81,7 +83,7 @@ export async function evaluateSeeds(
     id: `seed-${seed}`,
     phase: 'eval',
     desc,
-    trainer: conf.trainer,
+    trainer: trainerConf(conf.trainer, 'eval_train'),
     loader: conf.loader,
     loaderPath: 'nas.eval.loader',
     seed,

@@ -18,41 +18,22 @@ export {
   SGD,
 } from './optimizers.js';
 export {
+  type GradientEngine,
+  type GradientResult,
+  type GradientTask,
+  InProcessGradientEngine,
+} from './gradient-engine.js';
+export {
   accumulateChunks,
+  addInto,
   type ChunkRange,
   chunkRanges,
   type LossConf,
   type LossFn,
   modelLoss,
   type PartialGradients,
-} from './parallel/chunks.js';
-export {
-  type ComputeTimings,
-  DataParallelEngine,
-  type DataParallelOptions,
-  ReplicaWorkerError,
-} from './parallel/data-parallel.js';
-export {
-  type GradientEngine,
-  type GradientResult,
-  type GradientTask,
-  InProcessGradientEngine,
-} from './parallel/engine.js';
-export type { ReplicaRecipe } from './parallel/protocol.js';
-export {
-  type ModelRecipeOptions,
-  type ModelReplicaArgs,
-  modelReplicaRecipe,
-  opNamesOf,
-  ParallelSetupError,
-  pluginModulesFor,
-} from './parallel/replica.js';
-export {
-  AUTO_WORKERS_MAX,
-  createGradientEngine,
-  type GradientEngineSetup,
-  resolveWorkers,
-} from './parallel/setup.js';
+  sliceRows,
+} from './gradients.js';
 export { type LrScheduleConf, lrAt, ScheduleConfigError } from './schedules.js';
 export type { Batch, BatchSource, DataLoaders, TrainableModel } from './trainable.js';
 export {

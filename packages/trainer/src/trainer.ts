@@ -12,8 +12,8 @@ import {
 import { crossEntropy, topkCorrect } from './losses.js';
 import { type Averages, AverageMeter, Metrics } from './metrics.js';
 import { clipByGlobalNorm, createOptimizer, type Optimizer, type OptimizerConf } from './optimizers.js';
-import { modelLoss } from './parallel/chunks.js';
-import { type GradientEngine, InProcessGradientEngine } from './parallel/engine.js';
+import { modelLoss } from './gradients.js';
+import { type GradientEngine, InProcessGradientEngine } from './gradient-engine.js';
 import { type LrScheduleConf, lrAt } from './schedules.js';
 import type { Batch, BatchSource, DataLoaders, TrainableModel } from './trainable.js';
 

@@ -4,9 +4,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Batch } from '../trainable.js';
 import { ConvNet, batchOf, maxRelErr } from './__tests__/fixtures.js';
-import { modelLoss } from './chunks.js';
+import { modelLoss } from '../gradients.js';
 import { DataParallelEngine, ReplicaWorkerError } from './data-parallel.js';
-import { type GradientResult, InProcessGradientEngine } from './engine.js';
+import { type GradientResult, InProcessGradientEngine } from '../gradient-engine.js';
 import type { ReplicaRecipe } from './protocol.js';
 
 const FIXTURES = new URL('./__tests__/fixtures.ts', import.meta.url).href;

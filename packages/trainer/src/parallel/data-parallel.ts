@@ -11,8 +11,19 @@ import { pathToFileURL } from 'node:url';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import type { TrainableModel } from '../trainable.js';
-import { accumulateChunks, addInto, type ChunkRange, chunkRanges, type PartialGradients } from './chunks.js';
-import { type GradientEngine, type GradientResult, type GradientTask, withZeros } from './engine.js';
+import {
+  accumulateChunks,
+  addInto,
+  type ChunkRange,
+  chunkRanges,
+  type PartialGradients,
+} from '../gradients.js';
+import {
+  type GradientEngine,
+  type GradientResult,
+  type GradientTask,
+  withZeros,
+} from '../gradient-engine.js';
 import type { GradJob, ReplicaRecipe, TensorData, WorkerInit, WorkerMessage } from './protocol.js';
 import { taggedVariables } from './variables.js';
 

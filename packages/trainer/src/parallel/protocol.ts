@@ -1,17 +1,22 @@
 // Messages between the data-parallel engine (main thread) and its replica workers. Everything is
 // structured-clone data; typed arrays travel as copies into the worker and are transferred back.
 import type { MessagePort } from 'node:worker_threads';
-import type { LossConf } from './chunks.js';
+import type { LossConf } from '../gradients.js';
 
 /**
  * How a worker builds its replica: `module` (a URL) exports `factory` (default: 'default'), an
- * async function of `args` returning a TrainableModel with the same variable names and shapes as
- * the trainer's model.
+ * async function of `args` (structured-clone data) returning a TrainableModel with the same
+ * variable names and shapes as the trainer's model. Whoever knows how the model was made supplies
+ * it (the runner: a desc and the plug-ins owning its ops); the engine knows nothing of models.
  */
-export interface ReplicaRecipe {
+export interface ReplicaFactory {
   module: string;
   factory?: string;
   args: unknown;
+}
+
+/** Everything a worker needs: its replica's factory, the loss, the backend and the seed. */
+export interface ReplicaRecipe extends ReplicaFactory {
   /** The training loss (the trainer's label_smoothing, aux_weight). */
   loss: LossConf;
   /** The tfjs backend the worker initialises: the main thread's. */

@@ -12,9 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Checkpoint } from '../checkpoint.js';
 import { Trainer } from '../trainer.js';
 import { batchOf, ConvNet, maxRelErr, toyData, toyTrainerConf } from './__tests__/fixtures.js';
-import { modelLoss } from './chunks.js';
+import { modelLoss } from '../gradients.js';
 import { DataParallelEngine } from './data-parallel.js';
-import { type GradientResult, InProcessGradientEngine } from './engine.js';
+import { type GradientResult, InProcessGradientEngine } from '../gradient-engine.js';
 
 const FIXTURES = new URL('./__tests__/fixtures.ts', import.meta.url).href;
 const tensorflow = await tensorflowAvailability();

@@ -42,11 +42,10 @@ async function fit(
       : workers === 1
         ? createGradientEngine({
             workers: 1,
-            desc: null as never,
-            affine: true,
-            droppath: false,
+            replica: () => {
+              throw new Error('one thread builds no replica');
+            },
             loss: {},
-            container: null as never,
           }).engine
         : undefined;
   const t = new Trainer(toyTrainerConf(epochs), model, {

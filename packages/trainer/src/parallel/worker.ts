@@ -4,7 +4,7 @@
 import { initBackend, SeededRng, seedEverything } from '@tsnas/backend';
 import * as tf from '@tensorflow/tfjs-core';
 import type { TrainableModel } from '../trainable.js';
-import { accumulateChunks, type ChunkRange, modelLoss } from './chunks.js';
+import { accumulateChunks, type ChunkRange, modelLoss } from '../gradients.js';
 import type { GradJob, WorkerInit, WorkerMessage } from './protocol.js';
 import { taggedVariables } from './variables.js';
 

@@ -3,7 +3,7 @@
 import '@tensorflow/tfjs-backend-cpu';
 import { registerAllGradients } from '@tsnas/backend';
 import * as tf from '@tensorflow/tfjs-core';
-import { modelLoss } from '../chunks.js';
+import { modelLoss } from '../../gradients.js';
 import { DataParallelEngine } from '../data-parallel.js';
 import { batchOf, ConvNet } from './fixtures.js';
 

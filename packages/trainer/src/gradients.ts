@@ -1,10 +1,11 @@
 // The gradient of one batch as the trainer has always computed it: `batch_chunks` chunks one after
 // another, each loss weighted by its share of the batch so the accumulated gradient is the full
-// batch's mean. Shared by the in-process engine, the main thread of the data-parallel engine and
-// its worker threads, so every replica computes exactly the same thing on its rows.
+// batch's mean. One module for every place that chunks a batch (the in-process engine, the
+// data-parallel engine's threads, DARTS' second-order architecture step), so they all cut the same
+// rows and sum the same way.
 import * as tf from '@tensorflow/tfjs-core';
-import { crossEntropy, topkCorrect } from '../losses.js';
-import type { TrainableModel } from '../trainable.js';
+import { crossEntropy, topkCorrect } from './losses.js';
+import type { TrainableModel } from './trainable.js';
 
 /** The parts of a trainer's profile that define its training loss. */
 export interface LossConf {
@@ -77,8 +78,7 @@ export function accumulateChunks(
   let top1Sum = 0;
   let top5Sum = 0;
   for (const { start, len } of ranges) {
-    const xs = whole ? x : tf.slice(x, [start, 0, 0, 0], [len, -1, -1, -1]);
-    const ys = whole ? y : tf.slice(y, [start], [len]);
+    const { x: xs, y: ys } = whole ? { x, y } : sliceRows(x, y, { start, len });
     let logits: tf.Tensor2D | null = null;
     const { value, grads } = tf.variableGrads(() => {
       const out = loss(xs, ys);
@@ -103,14 +103,31 @@ export function accumulateChunks(
   return { lossSum, top1Sum, top5Sum, grads: acc ?? new Map() };
 }
 
-/** acc += more, by name, disposing what it replaces and what it consumes. */
-export function addInto(acc: Map<string, tf.Tensor>, more: Map<string, tf.Tensor>): void {
+/** Rows `range` of a batch, as new tensors the caller disposes. */
+export function sliceRows(
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+  range: ChunkRange,
+): { x: tf.Tensor4D; y: tf.Tensor1D } {
+  return {
+    x: tf.slice(x, [range.start, 0, 0, 0], [range.len, -1, -1, -1]),
+    y: tf.slice(y, [range.start], [range.len]),
+  };
+}
+
+/**
+ * acc += scale * more, by name, disposing what it replaces and what it consumes (`more` is used up).
+ * A name new to `acc` is moved in (scaled when scale != 1).
+ */
+export function addInto(acc: Map<string, tf.Tensor>, more: Map<string, tf.Tensor>, scale = 1): void {
   for (const [k, g] of more) {
+    const term = scale === 1 ? g : tf.mul(g, scale);
+    if (term !== g) g.dispose();
     const prev = acc.get(k);
     if (prev) {
-      acc.set(k, tf.add(prev, g));
+      acc.set(k, tf.add(prev, term));
       prev.dispose();
-      g.dispose();
-    } else acc.set(k, g);
+      term.dispose();
+    } else acc.set(k, term);
   }
 }

@@ -1,26 +1,16 @@
-// The default replica: a @tsnas/ops Model built in the worker from the desc's JSON, in a container
-// holding the desc's ops from the plug-ins that own them (e.g. @tsnas/algo-darts for mixed_op),
-// the same factories the run's container holds in the main thread.
+// How a data-parallel worker thread builds its replica of a run's network: a @tsnas/ops Model built
+// from the desc's JSON, in a container holding the desc's ops from the plug-ins that own them (e.g.
+// @tsnas/algo-darts for mixed_op), the same factories the run's container holds in the main thread.
+// The trainer's engine only imports this module's URL in each worker and calls its default export.
 import 'reflect-metadata';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import * as tf from '@tensorflow/tfjs-core';
 import { type ModelDesc, modelDescFromJSON, modelDescToJSON } from '@tsnas/descs';
 import { BUILTIN_OPS, findOp, Model, type OpFactory, registerOp } from '@tsnas/ops';
+import type { ReplicaFactory } from '@tsnas/trainer/parallel';
 import { container as rootContainer, type DependencyContainer } from 'tsyringe';
-import type { LossConf } from './chunks.js';
-import { siblingModule } from './data-parallel.js';
-import type { ReplicaRecipe } from './protocol.js';
-
-/** A setup problem the user can fix (a plug-in that cannot be found, a backend that cannot split). */
-export class ParallelSetupError extends Error {
-  readonly exitCode = 2;
-  constructor(message: string) {
-    super(message);
-    this.name = 'ParallelSetupError';
-  }
-}
+import { UsageError } from './errors.js';
 
 export interface ModelReplicaArgs {
   /** modelDescToJSON of the trainer's model desc. */
@@ -57,7 +47,7 @@ async function registerPluginOps(c: DependencyContainer, url: string, opNames: S
   }
 }
 
-/** Builds the replica in a worker (the recipe's default factory). */
+/** Builds the replica in a worker thread (the factory modelReplicaRecipe names). */
 export default async function modelReplica(args: ModelReplicaArgs): Promise<Model> {
   const c = rootContainer.createChildContainer();
   const desc = modelDescFromJSON(args.desc, 'replica desc');
@@ -93,6 +83,9 @@ interface PackageJson {
   main?: string;
   exports?: unknown;
 }
+
+/** This module's URL: in the form (TypeScript source under tests, built JS) that is running. */
+const self = import.meta.url;
 
 /** The module a package's `import` resolves to (its TypeScript source when `source`). */
 function entryOf(dir: string, pkg: PackageJson, source: boolean): string {
@@ -132,14 +125,15 @@ function findPackage(name: string, base: string): string | null {
 
 /**
  * Module URLs of the plug-ins that own the non-built-in ops of `desc` in `container` (the op's
- * registered owner is its package name), resolved from `resolveFrom` folders in order.
+ * registered owner is its package name), resolved from `resolveFrom` folders in order. An owner no
+ * worker can import is a UsageError naming the op and the package.
  */
 export function pluginModulesFor(
   desc: ModelDesc,
   container: DependencyContainer,
   resolveFrom: string[],
 ): string[] {
-  const source = siblingModule('replica').endsWith('.ts');
+  const source = self.endsWith('.ts');
   const urls = new Set<string>();
   for (const op of opNamesOf(desc)) {
     if (Object.hasOwn(BUILTIN_OPS, op)) continue;
@@ -147,7 +141,7 @@ export function pluginModulesFor(
     if (!reg) continue; // the main thread's model could not have been built either
     const dir = resolveFrom.map((b) => findPackage(reg.owner, b)).find((d) => d !== null) ?? null;
     if (!dir) {
-      throw new ParallelSetupError(
+      throw new UsageError(
         `op '${op}' is registered by '${reg.owner}', which a worker thread cannot import: no package of that name is installed (looked from ${resolveFrom.join(', ')}). Train in one thread (common.workers=1) or register the op from an installed package`,
       );
     }
@@ -157,32 +151,25 @@ export function pluginModulesFor(
   return [...urls];
 }
 
+/** Where a run looks for the plug-in packages its workers import: the working directory, then the script's. */
+export function workerResolveFrom(): string[] {
+  return [process.cwd(), ...(process.argv[1] ? [process.argv[1]] : [])];
+}
+
 export interface ModelRecipeOptions {
   desc: ModelDesc;
   affine: boolean;
   droppath: boolean;
   stemAffine?: boolean;
-  loss: LossConf;
   /** Plug-in module URLs (see pluginModulesFor). */
   plugins?: string[];
-  seed?: number;
 }
 
 /**
- * The tfjs backend a worker mirrors: the main thread's. On tensorflow each worker thread gets its
- * own TensorFlow context in the same library (tfjs-node's binding keeps per-thread state); they
- * share TensorFlow's one intra-op pool, which the run sizes cores / workers (runner).
+ * The ReplicaFactory for replicas of `new Model(desc, { affine, droppath, stemAffine })`, which
+ * `createGradientEngine({ replica })` / `DataParallelEngine` of `@tsnas/trainer/parallel` take.
  */
-export function replicaBackend(): 'wasm' | 'cpu' | 'tensorflow' {
-  const name = tf.getBackend();
-  if (name === 'wasm' || name === 'cpu' || name === 'tensorflow') return name;
-  throw new ParallelSetupError(
-    `data-parallel training needs the wasm, cpu or tensorflow backend, not '${name}': set common.workers=1`,
-  );
-}
-
-/** A recipe for replicas of `new Model(desc, { affine, droppath, stemAffine })`. */
-export function modelReplicaRecipe(opts: ModelRecipeOptions): ReplicaRecipe {
+export function modelReplicaRecipe(opts: ModelRecipeOptions): ReplicaFactory {
   const args: ModelReplicaArgs = {
     desc: modelDescToJSON(opts.desc),
     affine: opts.affine,
@@ -190,11 +177,5 @@ export function modelReplicaRecipe(opts: ModelRecipeOptions): ReplicaRecipe {
     ...(opts.stemAffine !== undefined ? { stemAffine: opts.stemAffine } : {}),
     plugins: opts.plugins ?? [],
   };
-  return {
-    module: siblingModule('replica'),
-    args,
-    loss: { label_smoothing: opts.loss.label_smoothing ?? 0, aux_weight: opts.loss.aux_weight ?? 0 },
-    backend: replicaBackend(),
-    ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
-  };
+  return { module: self, args };
 }

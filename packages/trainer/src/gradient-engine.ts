@@ -2,8 +2,8 @@
 // gradients of these variables on this batch" and applies the optimiser itself; the engine decides
 // which threads do the forward and backward passes.
 import * as tf from '@tensorflow/tfjs-core';
-import type { TrainableModel } from '../trainable.js';
-import { accumulateChunks, chunkRanges, type LossFn } from './chunks.js';
+import type { TrainableModel } from './trainable.js';
+import { accumulateChunks, chunkRanges, type LossFn } from './gradients.js';
 
 export interface GradientTask {
   x: tf.Tensor4D;

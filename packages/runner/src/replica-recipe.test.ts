@@ -1,6 +1,7 @@
-import '@tensorflow/tfjs-backend-cpu';
+// The runner's replica recipe: a @tsnas/ops Model rebuilt in a worker thread from its desc, with
+// the ops of the plug-ins that own them, trained by @tsnas/trainer's data-parallel engine.
 import 'reflect-metadata';
-import { registerAllGradients, SeededRng, seedEverything } from '@tsnas/backend';
+import { initBackend, SeededRng, seedEverything } from '@tsnas/backend';
 import {
   type ConfModelDesc,
   DARTS_V2,
@@ -9,20 +10,44 @@ import {
   ModelDescBuilder,
 } from '@tsnas/descs';
 import { Model, registerOp, SkipConnect } from '@tsnas/ops';
+import { type GradientResult, InProcessGradientEngine, modelLoss } from '@tsnas/trainer';
+import { createGradientEngine, DataParallelEngine } from '@tsnas/trainer/parallel';
 import * as tf from '@tensorflow/tfjs-core';
 import { container } from 'tsyringe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { batchOf, maxRelErr } from './__tests__/fixtures.js';
-import { modelLoss } from './chunks.js';
-import { DataParallelEngine } from './data-parallel.js';
-import { type GradientResult, InProcessGradientEngine } from './engine.js';
-import { modelReplicaRecipe, opNamesOf, ParallelSetupError, pluginModulesFor } from './replica.js';
-import { createGradientEngine, resolveWorkers } from './setup.js';
+import { UsageError } from './errors.js';
+import { modelReplicaRecipe, opNamesOf, pluginModulesFor } from './replica-recipe.js';
 
 beforeAll(async () => {
-  await registerAllGradients();
-  await tf.setBackend('cpu');
+  await initBackend({ backend: 'cpu' });
 });
+
+/** max |a - b| / max |b| per gradient, the worst over every gradient of `b`. */
+function maxRelErr(a: Map<string, tf.Tensor>, b: Map<string, tf.Tensor>): number {
+  let worst = 0;
+  for (const [k, t] of b) {
+    const x = a.get(k)!.dataSync();
+    const y = t.dataSync();
+    const scale = Math.max(...Array.from(y, Math.abs), 1e-12);
+    for (let i = 0; i < y.length; i++) worst = Math.max(worst, Math.abs(x[i] - y[i]) / scale);
+  }
+  return worst;
+}
+
+/** n 8x8x1 images of normal noise and labels in [0, 3), from `seed`. */
+function batchOf(n: number, seed: number): { x: tf.Tensor4D; y: tf.Tensor1D } {
+  const rng = new SeededRng(seed);
+  return {
+    x: tf.tensor4d(
+      Array.from({ length: n * 64 }, () => rng.normal()),
+      [n, 8, 8, 1],
+    ),
+    y: tf.tensor1d(
+      Array.from({ length: n }, () => rng.int(3)),
+      'int32',
+    ),
+  };
+}
 
 /** DARTS_V2 cells on 4x4 RGB-free inputs: 3 cells, one reduction, 4 channels, BN everywhere. */
 function tinyDarts(): ModelDesc {
@@ -66,7 +91,12 @@ describe('a @tsnas/ops Model replicated from its desc (BatchNorm everywhere)', (
     model = new Model(desc, { container, affine: true, droppath: true });
     engine = new DataParallelEngine({
       workers: 2,
-      recipe: modelReplicaRecipe({ desc, affine: true, droppath: true, loss: {}, seed: 4 }),
+      recipe: {
+        ...modelReplicaRecipe({ desc, affine: true, droppath: true }),
+        loss: {},
+        backend: 'cpu',
+        seed: 4,
+      },
     });
   });
   afterAll(() => {
@@ -76,15 +106,14 @@ describe('a @tsnas/ops Model replicated from its desc (BatchNorm everywhere)', (
 
   const run = (e: DataParallelEngine | InProcessGradientEngine, chunks: number, seed = 8): GradientResult => {
     const b = batchOf(8, seed);
-    const x = tf.tile(b.x, [1, 2, 2, 1]) as tf.Tensor4D; // 8x8 images
     const r = e.compute(model, {
-      x,
+      x: b.x,
       y: b.y,
       vars: model.weights(),
       chunks,
       loss: (xs, ys) => modelLoss(model, xs, ys, true, {}),
     });
-    tf.dispose([b.x, b.y, x]);
+    tf.dispose([b.x, b.y]);
     return r;
   };
 
@@ -145,41 +174,20 @@ describe('plug-ins and settings', () => {
     expect(urls[0]).toMatch(/packages\/ops\/src\/index\.ts$/);
     const other = container.createChildContainer();
     registerOp(other, 'my_skip', (d, { affine }) => new SkipConnect(d, affine), 'no-such-package');
-    expect(() => pluginModulesFor(custom, other, [process.cwd()])).toThrow(ParallelSetupError);
+    expect(() => pluginModulesFor(custom, other, [process.cwd()])).toThrow(UsageError);
     expect(() => pluginModulesFor(custom, other, [process.cwd()])).toThrow(
       /op 'my_skip' is registered by 'no-such-package', which a worker thread cannot import/,
     );
   });
 
-  it("reads common.workers: integers, 'auto' and 0; anything else names the key", () => {
-    expect(resolveWorkers(undefined)).toBe(1);
-    expect(resolveWorkers(3)).toBe(3);
-    expect(resolveWorkers('auto')).toBeGreaterThanOrEqual(1);
-    expect(resolveWorkers('auto')).toBeLessThanOrEqual(2);
-    expect(resolveWorkers(0)).toBe(resolveWorkers('auto'));
-    for (const bad of [-1, 1.5, 'two', true]) {
-      expect(() => resolveWorkers(bad)).toThrow(ParallelSetupError);
-    }
-    expect(() => resolveWorkers('two')).toThrow(
-      `common.workers: expected a positive integer or 'auto' (0 means auto), got "two"`,
-    );
-    try {
-      resolveWorkers(-2, 'x.workers');
-    } catch (e) {
-      expect((e as ParallelSetupError).exitCode).toBe(2);
-      expect((e as Error).message).toMatch(/^x\.workers: /);
-    }
-  });
-
-  it('creates an in-process engine for one thread and a data-parallel one for two', () => {
-    const base = { desc: tinyDarts(), affine: true, droppath: false, loss: {}, container };
-    const one = createGradientEngine({ ...base, workers: 1 });
+  it('gives createGradientEngine a replica of the run network, built only for threads', () => {
+    const desc = tinyDarts();
+    const replica = () => modelReplicaRecipe({ desc, affine: true, droppath: false });
+    const one = createGradientEngine({ workers: 1, replica, loss: {} });
     expect(one.engine).toBeInstanceOf(InProcessGradientEngine);
-    expect(one.note).toBe('gradients: 1 thread');
-    const two = createGradientEngine({ ...base, workers: 2 });
+    const two = createGradientEngine({ workers: 2, replica, loss: {} });
     expect(two.engine).toBeInstanceOf(DataParallelEngine);
     expect(two.engine.replicas).toBe(2);
-    expect(two.note).toMatch(/^gradients: 2 threads/);
     two.engine.dispose();
   });
 });

@@ -6,14 +6,15 @@ import {
   loadRunConfig,
   type FinalizerRegistry,
   MODEL_DESC_BUILDER,
+  type PhaseContext,
   SEARCHER,
+  Searcher,
 } from '@tsnas/runner';
 import { Trainer } from '@tsnas/trainer';
 import { describe, expect, it } from 'vitest';
 import { DivnasModelDescBuilder } from './builder.js';
 import { readDivnasConf } from './conf.js';
 import plugin from './index.js';
-import { DivnasSearcher } from './searcher.js';
 
 const source = {
   plugin,
@@ -22,10 +23,12 @@ const source = {
   origin: 'built-in' as const,
 };
 
-function ctxWith(search: Record<string, unknown>) {
-  const container = createRunContainer(source);
-  return { container, conf: { nas: { search } } };
+/** The run's container for a profile whose nas.search is `search` (the plug-in's register reads it). */
+function containerWith(search: Record<string, unknown>) {
+  return createRunContainer(source, { nas: { search } } as unknown as PhaseContext['conf']);
 }
+
+const BILEVEL = { finalizer: 'mi_ranked', divnas: { sigma: 10, archtrainer: 'bilevel' } };
 
 function errorOf(fn: () => unknown): Error & { exitCode?: number } {
   try {
@@ -37,11 +40,13 @@ function errorOf(fn: () => unknown): Error & { exitCode?: number } {
 }
 
 describe('the diversity plug-in', () => {
-  it('registers div_op, the DivNAS builder and searcher, bilevel training and the mi finalizers', () => {
-    const c = createRunContainer(source);
+  it('registers div_op, the DivNAS builder, bilevel training and the mi finalizers', () => {
+    const c = containerWith(BILEVEL);
     expect(c.resolve(MODEL_DESC_BUILDER)).toBeInstanceOf(DivnasModelDescBuilder);
+    expect(c.resolve<DivnasModelDescBuilder>(MODEL_DESC_BUILDER).noalpha).toBe(false);
     expect(c.resolve(ARCH_TRAINER)).toBe(BilevelArchTrainer);
-    expect(c.resolve(SEARCHER)).toBeInstanceOf(DivnasSearcher);
+    // The runner's own Searcher: the divnas settings are applied up front, not during the search.
+    expect(c.resolve(SEARCHER)).toBeInstanceOf(Searcher);
     expect(c.resolve<FinalizerRegistry>(FINALIZERS).names()).toEqual([
       'default',
       'random',
@@ -50,38 +55,40 @@ describe('the diversity plug-in', () => {
     ]);
   });
 
+  it('needs the resolved profile to make its container', () => {
+    expect(() => createRunContainer(source)).toThrow(
+      /register\(container, conf\) needs the resolved profile/,
+    );
+  });
+
   it("rejects archtrainer 'noalpha' with the default finalizer, naming both keys (exit code 2)", () => {
-    const ctx = ctxWith({ finalizer: 'default', divnas: { sigma: 10, archtrainer: 'noalpha' } });
-    const e = errorOf(() => new DivnasSearcher().configure(ctx));
+    const e = errorOf(() =>
+      containerWith({ finalizer: 'default', divnas: { sigma: 10, archtrainer: 'noalpha' } }),
+    );
     expect(e.exitCode).toBe(2);
     expect(e.message).toContain('nas.search.divnas.archtrainer');
     expect(e.message).toContain("nas.search.finalizer is 'default'");
     // mi_ranked ranks by alpha too.
     const r = errorOf(() =>
-      new DivnasSearcher().configure(
-        ctxWith({ finalizer: 'mi_ranked', divnas: { sigma: 10, archtrainer: 'noalpha' } }),
-      ),
+      containerWith({ finalizer: 'mi_ranked', divnas: { sigma: 10, archtrainer: 'noalpha' } }),
     );
     expect(r.exitCode).toBe(2);
   });
 
   it("'noalpha' with mi builds alpha-free DivOps and trains with the plain trainer", () => {
-    const ctx = ctxWith({ finalizer: 'mi', divnas: { sigma: 10, archtrainer: 'noalpha' } });
-    expect(new DivnasSearcher().configure(ctx).archtrainer).toBe('noalpha');
-    expect(ctx.container.resolve(ARCH_TRAINER)).toBe(Trainer);
-    expect(ctx.container.resolve<DivnasModelDescBuilder>(MODEL_DESC_BUILDER).noalpha).toBe(true);
+    const c = containerWith({ finalizer: 'mi', divnas: { sigma: 10, archtrainer: 'noalpha' } });
+    expect(c.resolve(ARCH_TRAINER)).toBe(Trainer);
+    expect(c.resolve<DivnasModelDescBuilder>(MODEL_DESC_BUILDER).noalpha).toBe(true);
   });
 
-  it("'bilevel' keeps bilevel training; unknown finalizers fail before the search", () => {
-    const ctx = ctxWith({ finalizer: 'mi_ranked', divnas: { sigma: 10, archtrainer: 'bilevel' } });
-    new DivnasSearcher().configure(ctx);
-    expect(ctx.container.resolve(ARCH_TRAINER)).toBe(BilevelArchTrainer);
+  it('unknown finalizers and bad divnas sections fail when the container is made', () => {
     const e = errorOf(() =>
-      new DivnasSearcher().configure(
-        ctxWith({ finalizer: 'mii', divnas: { sigma: 1, archtrainer: 'bilevel' } }),
-      ),
+      containerWith({ finalizer: 'mii', divnas: { sigma: 1, archtrainer: 'bilevel' } }),
     );
     expect(e).toMatchObject({ exitCode: 2, message: expect.stringContaining("unknown finalizer 'mii'") });
+    expect(errorOf(() => containerWith({ finalizer: 'mi' })).message).toMatch(
+      /^nas\.search\.divnas: expected a mapping/,
+    );
   });
 
   it('checks nas.search.divnas values', () => {
