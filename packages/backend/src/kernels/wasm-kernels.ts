@@ -10,6 +10,7 @@ import {
 } from './conv-grads.js';
 import { composite } from './composite.js';
 import { maxPoolInputGrad } from './pool-grads.js';
+import { offsetOf, simdKernels, type WasmBackendLike } from './simd.js';
 
 /** wasm's own kernels that we replaced and delegate to outside our fast paths. */
 const natives = new Map<string, tf.KernelConfig>();
@@ -37,35 +38,195 @@ const conv2DBackpropFilter: tf.KernelFunc = (args) =>
     return convFilterGrad(x as tf.Tensor4D, dy as tf.Tensor4D, attrs.filterShape, info);
   });
 
-const depthwiseBackpropInput: tf.KernelFunc = (args) =>
-  composite(args, ({ dy, filter }) => {
-    const attrs = args.attrs as unknown as tf.DepthwiseConv2dNativeBackpropInputAttrs;
-    const info = tf.backend_util.computeConv2DInfo(
-      attrs.inputShape,
-      filter.shape as Shape4,
-      attrs.strides,
-      attrs.dilations ?? 1,
-      attrs.pad,
-      attrs.dimRoundingMode,
-      true,
-    );
-    return depthwiseConvInputGrad(dy as tf.Tensor4D, filter as tf.Tensor4D, info);
-  });
+/** The geometry arguments of simd/kernels.c's convolution kernels, from tfjs's conv info. */
+function convGeometry(info: tf.backend_util.Conv2DInfo): number[] {
+  return [
+    info.batchSize,
+    info.inHeight,
+    info.inWidth,
+    info.inChannels,
+    info.outHeight,
+    info.outWidth,
+    info.filterHeight,
+    info.filterWidth,
+    info.strideHeight,
+    info.strideWidth,
+    info.dilationHeight,
+    info.dilationWidth,
+    info.padInfo.top,
+    info.padInfo.left,
+  ];
+}
 
-const depthwiseBackpropFilter: tf.KernelFunc = (args) =>
-  composite(args, ({ x, dy }) => {
-    const attrs = args.attrs as unknown as tf.DepthwiseConv2dNativeBackpropFilterAttrs;
-    const info = tf.backend_util.computeConv2DInfo(
-      x.shape as Shape4,
-      attrs.filterShape,
-      attrs.strides,
-      attrs.dilations ?? 1,
-      attrs.pad,
-      attrs.dimRoundingMode,
-      true,
-    );
-    return depthwiseConvFilterGrad(x as tf.Tensor4D, dy as tf.Tensor4D, attrs.filterShape, info);
-  });
+/** float32 NHWC tensors with channel multiplier 1: the case the SIMD kernels cover. */
+function simdDepthwise(info: tf.backend_util.Conv2DInfo, ...tensors: tf.TensorInfo[]): boolean {
+  return (
+    info.inChannels === info.outChannels &&
+    info.dataFormat === 'channelsLast' &&
+    tensors.every((t) => t.dtype === 'float32')
+  );
+}
+
+function depthwiseInfo(
+  inputShape: Shape4,
+  filterShape: Shape4,
+  attrs: tf.DepthwiseConv2dNativeBackpropInputAttrs | tf.DepthwiseConv2dNativeBackpropFilterAttrs,
+) {
+  return tf.backend_util.computeConv2DInfo(
+    inputShape,
+    filterShape,
+    attrs.strides,
+    attrs.dilations ?? 1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    true,
+  );
+}
+
+const depthwiseBackpropInput: tf.KernelFunc = (args) => {
+  const attrs = args.attrs as unknown as tf.DepthwiseConv2dNativeBackpropInputAttrs;
+  const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
+  const info = depthwiseInfo(attrs.inputShape, filter.shape as Shape4, attrs);
+  const simd = simdKernels(args.backend);
+  if (simd != null && simdDepthwise(info, dy, filter)) {
+    const dx = (args.backend as unknown as WasmBackendLike).makeOutput(attrs.inputShape, 'float32');
+    const b = args.backend;
+    simd.dw_conv_input_grad(offsetOf(b, dy), offsetOf(b, filter), offsetOf(b, dx), ...convGeometry(info));
+    return dx;
+  }
+  return composite(args, (t) => depthwiseConvInputGrad(t.dy as tf.Tensor4D, t.filter as tf.Tensor4D, info));
+};
+
+const depthwiseBackpropFilter: tf.KernelFunc = (args) => {
+  const attrs = args.attrs as unknown as tf.DepthwiseConv2dNativeBackpropFilterAttrs;
+  const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+  const info = depthwiseInfo(x.shape as Shape4, attrs.filterShape, attrs);
+  const simd = simdKernels(args.backend);
+  if (simd != null && simdDepthwise(info, x, dy)) {
+    const df = (args.backend as unknown as WasmBackendLike).makeOutput(attrs.filterShape, 'float32');
+    const b = args.backend;
+    simd.dw_conv_filter_grad(offsetOf(b, x), offsetOf(b, dy), offsetOf(b, df), ...convGeometry(info));
+    return df;
+  }
+  return composite(args, (t) =>
+    depthwiseConvFilterGrad(t.x as tf.Tensor4D, t.dy as tf.Tensor4D, attrs.filterShape, info),
+  );
+};
+
+/** A native wasm kernel we replaced, for the cases our kernels do not cover. */
+function delegate(kernelName: string, args: Parameters<tf.KernelFunc>[0]) {
+  const native = natives.get(kernelName);
+  if (native == null) throw new Error(`@tsnas/backend: wasm has no ${kernelName} kernel to fall back on`);
+  return native.kernelFunc(args);
+}
+
+function sizeOf(t: tf.TensorInfo): number {
+  return tf.util.sizeFromShape(t.shape);
+}
+
+/** The output tensor a SIMD kernel writes into. */
+function output(args: Parameters<tf.KernelFunc>[0], shape: number[]): tf.TensorInfo {
+  return (args.backend as unknown as WasmBackendLike).makeOutput(shape, 'float32');
+}
+
+/**
+ * Depthwise convolution (and the fused form with a bias, no activation) in our SIMD kernel:
+ * XNNPACK re-creates its operator (packing the filter) on every call, since weights change every
+ * step, which costs more than the arithmetic at the channel counts of a DARTS supernet.
+ */
+function depthwiseForward(kernelName: string): tf.KernelFunc {
+  return (args) => {
+    const attrs = args.attrs as unknown as tf.FusedDepthwiseConv2DAttrs;
+    const { x, filter, bias, preluActivationWeights } = args.inputs as Record<
+      string,
+      tf.TensorInfo | undefined
+    >;
+    const simd = simdKernels(args.backend);
+    const linear = attrs.activation == null || attrs.activation === 'linear';
+    if (simd != null && x != null && filter != null && linear && preluActivationWeights == null) {
+      const info = tf.backend_util.computeConv2DInfo(
+        x.shape as Shape4,
+        filter.shape as Shape4,
+        attrs.strides,
+        attrs.dilations ?? 1,
+        attrs.pad,
+        attrs.dimRoundingMode,
+        true,
+        tf.backend_util.convertConv2DDataFormat(attrs.dataFormat ?? 'NHWC'),
+      );
+      const perChannelBias = bias == null || (sizeOf(bias) === info.outChannels && bias.dtype === 'float32');
+      if (simdDepthwise(info, x, filter) && perChannelBias) {
+        const y = output(args, info.outShape);
+        const b = args.backend;
+        const biasAt = bias == null ? 0 : offsetOf(b, bias);
+        simd.dw_conv(offsetOf(b, x), offsetOf(b, filter), biasAt, offsetOf(b, y), ...convGeometry(info));
+        return y;
+      }
+    }
+    return delegate(kernelName, args);
+  };
+}
+
+/**
+ * Concatenation where every input is a run of rows (always, in row-major order): wasm's Concat
+ * copies element by element in JavaScript for anything but the first axis.
+ */
+const concat: tf.KernelFunc = (args) => {
+  const inputs = (Object.values(args.inputs) as tf.TensorInfo[]).filter((t) => sizeOf(t) > 0);
+  const simd = simdKernels(args.backend);
+  if (simd == null || inputs.length === 0 || inputs.some((t) => t.dtype !== 'float32')) {
+    return delegate(tf.Concat, args);
+  }
+  const { axis } = args.attrs as unknown as tf.ConcatAttrs;
+  const a = tf.util.parseAxisParam(axis, inputs[0].shape)[0];
+  const shapes = inputs.map((t) => t.shape);
+  tf.backend_util.assertParamsConsistent(shapes, a);
+  const outShape = tf.backend_util.computeOutShape(shapes, a);
+  const rows = outShape.slice(0, a).reduce((p, d) => p * d, 1);
+  const outRow = outShape.slice(a).reduce((p, d) => p * d, 1);
+  const y = output(args, outShape);
+  const b = args.backend;
+  let at = offsetOf(b, y);
+  for (const t of inputs) {
+    const len = sizeOf(t) / rows;
+    simd.copy_rows(offsetOf(b, t), len, at, outRow, rows, len);
+    at += len * 4;
+  }
+  return y;
+};
+
+/**
+ * A slice that is a run of rows (full extent on every axis but one, before which all axes are
+ * full), e.g. the channel slices of a concatenation's gradient; others go to wasm's Slice.
+ */
+const slice: tf.KernelFunc = (args) => {
+  const x = args.inputs.x as tf.TensorInfo;
+  const { begin, size } = args.attrs as unknown as tf.SliceAttrs;
+  const simd = simdKernels(args.backend);
+  if (simd != null && x.dtype === 'float32' && sizeOf(x) > 0) {
+    const [start, extent] = tf.slice_util.parseSliceParams(x, begin, size);
+    const shape = x.shape;
+    const cut = shape.findIndex((d, i) => start[i] !== 0 || extent[i] !== d);
+    const rowsOnly = cut >= 0 && shape.every((d, i) => i <= cut || (start[i] === 0 && extent[i] === d));
+    if (rowsOnly && extent.every((d) => d > 0)) {
+      const inner = shape.slice(cut + 1).reduce((p, d) => p * d, 1);
+      const rows = shape.slice(0, cut).reduce((p, d) => p * d, 1);
+      const y = output(args, extent);
+      const b = args.backend;
+      const len = extent[cut] * inner;
+      simd.copy_rows(
+        offsetOf(b, x) + start[cut] * inner * 4,
+        shape[cut] * inner,
+        offsetOf(b, y),
+        len,
+        rows,
+        len,
+      );
+      return y;
+    }
+  }
+  return delegate(tf.Slice, args);
+};
 
 /** Gradient of gather (tf.gather): sums rows of x into numSegments buckets, as a one-hot matMul. */
 const unsortedSegmentSum: tf.KernelFunc = (args) =>
@@ -85,19 +246,45 @@ const unsortedSegmentSum: tf.KernelFunc = (args) =>
  * Replaces wasm's MaxPoolGrad, which gives no gradient to windows whose maximum is <= 0
  * (tfjs 4.22; MaxPoolWithArgmax and Dilation2DBackpropInput share the fault).
  */
-const maxPoolGrad: tf.KernelFunc = (args) =>
-  composite(args, ({ dy, input, output }) => {
-    const { filterSize, strides, pad, dimRoundingMode } = args.attrs as unknown as tf.MaxPoolGradAttrs;
-    const info = tf.backend_util.computePool2DInfo(
-      input.shape as Shape4,
-      filterSize,
-      strides,
-      1,
-      pad,
-      dimRoundingMode,
+const maxPoolGrad: tf.KernelFunc = (args) => {
+  const { filterSize, strides, pad, dimRoundingMode } = args.attrs as unknown as tf.MaxPoolGradAttrs;
+  const { dy, input } = args.inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
+  const info = tf.backend_util.computePool2DInfo(
+    input.shape as Shape4,
+    filterSize,
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+  );
+  const simd = simdKernels(args.backend);
+  if (simd != null && dy.dtype === 'float32' && input.dtype === 'float32') {
+    const dx = (args.backend as unknown as WasmBackendLike).makeOutput(input.shape, 'float32');
+    const b = args.backend;
+    const [n, h, w, c, ho, wo, kh, kw, sh, sw, , , pt, pl] = convGeometry(info);
+    simd.max_pool_grad(
+      offsetOf(b, input),
+      offsetOf(b, dy),
+      offsetOf(b, dx),
+      n,
+      h,
+      w,
+      c,
+      ho,
+      wo,
+      kh,
+      kw,
+      sh,
+      sw,
+      pt,
+      pl,
     );
-    return maxPoolInputGrad(dy as tf.Tensor4D, input as tf.Tensor4D, output as tf.Tensor4D, info);
-  });
+    return dx;
+  }
+  return composite(args, (t) =>
+    maxPoolInputGrad(t.dy as tf.Tensor4D, t.input as tf.Tensor4D, t.output as tf.Tensor4D, info),
+  );
+};
 
 /** wasm's Conv2DBackpropInput is a scalar C loop; a convolution of dy runs in XNNPACK. */
 const conv2DBackpropInput: tf.KernelFunc = (args) =>
@@ -178,6 +365,26 @@ export const wasmTrainingKernels: readonly tf.KernelConfig[] = [
   },
   { kernelName: tf.Conv2DBackpropInput, backendName: 'wasm', kernelFunc: conv2DBackpropInput },
   { kernelName: tf.OneHot, backendName: 'wasm', kernelFunc: oneHot },
+  ...[tf.DepthwiseConv2dNative, tf.FusedDepthwiseConv2D].map(
+    (kernelName): tf.KernelConfig => ({
+      kernelName,
+      backendName: 'wasm',
+      kernelFunc: depthwiseForward(kernelName),
+      setupFunc: (backend) => natives.get(kernelName)?.setupFunc?.(backend),
+    }),
+  ),
+  {
+    kernelName: tf.Concat,
+    backendName: 'wasm',
+    kernelFunc: concat,
+    setupFunc: (backend) => natives.get(tf.Concat)?.setupFunc?.(backend),
+  },
+  {
+    kernelName: tf.Slice,
+    backendName: 'wasm',
+    kernelFunc: slice,
+    setupFunc: (backend) => natives.get(tf.Slice)?.setupFunc?.(backend),
+  },
 ];
 
 const ours = new WeakSet<tf.KernelConfig>(wasmTrainingKernels);

@@ -1,0 +1,237 @@
+// The SIMD kernels (simd/kernels.c) against the composite kernels they replace, on channel counts
+// that exercise both the 4-lane blocks and the scalar remainder.
+import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { randn, relError, setupBackends, tensor } from '../../test/helpers.js';
+import { setSimdKernelsEnabled, simdKernels } from './simd.js';
+
+type Pad = tf.Conv2DAttrs['pad'];
+type Shape4 = [number, number, number, number];
+
+beforeAll(async () => {
+  await setupBackends({ checkKernelLeaks: true });
+  await tf.setBackend('wasm');
+});
+
+/** Runs `f` with the SIMD kernels on, then off; returns both results' data. */
+function bothPaths(f: () => tf.Tensor): [Float32Array, Float32Array] {
+  onTestFinished(() => setSimdKernelsEnabled(true));
+  const results: Float32Array[] = [];
+  for (const on of [true, false]) {
+    setSimdKernelsEnabled(on);
+    const t = tf.tidy(f);
+    results.push(t.dataSync() as Float32Array);
+    t.dispose();
+  }
+  return [results[0], results[1]];
+}
+
+describe('SIMD kernels on the wasm backend', () => {
+  it('load on the wasm backend, sharing its memory', () => {
+    expect(simdKernels(tf.backend())).not.toBeNull();
+  });
+
+  const PADS: Pad[] = [
+    'same',
+    'valid',
+    [
+      [0, 0],
+      [2, 1],
+      [0, 2],
+      [0, 0],
+    ],
+  ];
+  it.each([4, 5, 8, 16])(
+    'depthwise input and filter gradients match the composites with %i channels',
+    (c) => {
+      let checked = 0;
+      for (const k of [1, 3, 5])
+        for (const stride of [1, 2])
+          for (const dilation of [1, 2])
+            for (const pad of PADS) {
+              if (stride > 1 && dilation > 1) continue; // tfjs refuses both at once
+              const inShape: Shape4 = [2, 9, 8, c];
+              const fShape: Shape4 = [k, k, c, 1];
+              if (pad === 'valid' && (k - 1) * dilation + 1 > 8) continue;
+              const info = tf.backend_util.computeConv2DInfo(
+                inShape,
+                fShape,
+                stride,
+                dilation,
+                pad,
+                undefined,
+                true,
+              );
+              const seed = c * 1000 + k * 100 + stride * 10 + dilation;
+              const x = randn(inShape, seed);
+              const f = randn(fShape, seed + 1);
+              const dy = randn(info.outShape, seed + 2);
+              const attrs = { strides: stride, pad, dilations: dilation };
+              const [dxSimd, dxComposite] = bothPaths(
+                () =>
+                  tf
+                    .engine()
+                    .runKernel(tf.DepthwiseConv2dNativeBackpropInput, { dy: tensor(dy), filter: tensor(f) }, {
+                      ...attrs,
+                      inputShape: inShape,
+                    } as unknown as tf.NamedAttrMap) as tf.Tensor,
+              );
+              const [dfSimd, dfComposite] = bothPaths(
+                () =>
+                  tf
+                    .engine()
+                    .runKernel(tf.DepthwiseConv2dNativeBackpropFilter, { x: tensor(x), dy: tensor(dy) }, {
+                      ...attrs,
+                      filterShape: fShape,
+                    } as unknown as tf.NamedAttrMap) as tf.Tensor,
+              );
+              const where = `k=${k} stride=${stride} dilation=${dilation} pad=${JSON.stringify(pad)}`;
+              expect(relError(dxSimd, dxComposite), `dx ${where}`).toBeLessThan(1e-5);
+              expect(relError(dfSimd, dfComposite), `df ${where}`).toBeLessThan(1e-5);
+              checked++;
+            }
+      expect(checked).toBeGreaterThan(20);
+    },
+  );
+
+  it.each([3, 4, 8])('MaxPoolGrad matches the composite, ties included, with %i channels', (c) => {
+    for (const [k, stride, pad] of [
+      [3, 1, 'same'],
+      [3, 2, 'same'],
+      [2, 2, 'valid'],
+      [3, 2, 1],
+    ] as [number, number, Pad][]) {
+      // ReLU'd, coarsely rounded data: many windows hold several equal maxima (often zeros).
+      const raw = randn([2, 7, 6, c], 40 + c);
+      const x = { ...raw, data: raw.data.map((v) => Math.max(0, Math.round(v * 2) / 2)) };
+      const [simd, composite] = bothPaths(() =>
+        tf.grad((t: tf.Tensor) => {
+          const pooled = tf.maxPool(t as tf.Tensor4D, k, stride, pad);
+          return tf.sum(tf.mul(pooled, tf.randomNormal(pooled.shape, 0, 1, 'float32', 7)));
+        })(tensor(x)),
+      );
+      // Overlapping windows add into the same pixel in another order: equal up to rounding, and
+      // the gradient reaches exactly the same pixels (the tie rule).
+      const where = `k=${k} stride=${stride} pad=${pad}`;
+      expect(relError(simd, composite), where).toBeLessThan(1e-6);
+      expect(
+        Array.from(simd, (v) => v !== 0),
+        where,
+      ).toEqual(Array.from(composite, (v) => v !== 0));
+    }
+  });
+
+  it.each([3, 4, 16])(
+    'depthwise forward (plain and fused with a bias) matches XNNPACK with %i channels',
+    (c) => {
+      for (const [k, stride, dilation, pad] of [
+        [3, 1, 1, 'same'],
+        [5, 1, 2, 'same'],
+        [3, 2, 1, 'same'],
+        [3, 1, 1, 'valid'],
+        [
+          3,
+          2,
+          1,
+          [
+            [0, 0],
+            [1, 2],
+            [2, 0],
+            [0, 0],
+          ],
+        ],
+      ] as [number, number, number, Pad][]) {
+        const x = randn([2, 9, 8, c], 60 + c);
+        const f = randn([k, k, c, 1], 61 + c);
+        const bias = randn([c], 62 + c);
+        const where = `k=${k} stride=${stride} dilation=${dilation} pad=${JSON.stringify(pad)}`;
+        const [plain, native] = bothPaths(() =>
+          tf.depthwiseConv2d(
+            tensor(x) as tf.Tensor4D,
+            tensor(f) as tf.Tensor4D,
+            stride,
+            pad,
+            'NHWC',
+            dilation,
+          ),
+        );
+        expect(relError(plain, native), where).toBeLessThan(1e-5);
+        if (Array.isArray(pad)) continue; // tf.fused.depthwiseConv2d takes no explicit padding
+        const [fused, fusedNative] = bothPaths(() =>
+          tf.fused.depthwiseConv2d({
+            x: tensor(x) as tf.Tensor4D,
+            filter: tensor(f) as tf.Tensor4D,
+            strides: stride,
+            pad: pad as 'same' | 'valid' | number,
+            dilations: dilation,
+            bias: tensor(bias),
+          }),
+        );
+        expect(relError(fused, fusedNative), `fused ${where}`).toBeLessThan(1e-5);
+      }
+    },
+  );
+
+  it("concat and slice along any axis match wasm's own kernels", () => {
+    const a = randn([2, 3, 4, 5], 70);
+    const b = randn([2, 3, 4, 3], 71);
+    for (const axis of [0, 1, 2, 3, -1]) {
+      const other = { data: randn([2, 3, 4, 5], 72).data, shape: [2, 3, 4, 5] };
+      const [ours, native] = bothPaths(() => tf.concat([tensor(a), tensor(other)], axis));
+      expect(Array.from(ours), `concat axis ${axis}`).toEqual(Array.from(native));
+    }
+    const [ours, native] = bothPaths(() => tf.concat([tensor(a), tensor(b), tensor(a)], 3));
+    expect(Array.from(ours)).toEqual(Array.from(native));
+    for (const [begin, size] of [
+      [
+        [0, 0, 0, 2],
+        [2, 3, 4, 3],
+      ],
+      [
+        [0, 1, 0, 0],
+        [2, 2, 4, 5],
+      ],
+      [
+        [1, 0, 0, 0],
+        [1, -1, -1, -1],
+      ],
+      [
+        [0, 1, 1, 1],
+        [2, 1, 2, 3],
+      ], // not a run of rows: wasm's own Slice
+    ] as [number[], number[]][]) {
+      const [s1, s2] = bothPaths(() => tf.slice(tensor(a), begin, size));
+      expect(Array.from(s1), `slice ${begin} ${size}`).toEqual(Array.from(s2));
+    }
+  });
+
+  it('leave no tensors behind', () => {
+    const before = tf.memory().numTensors;
+    const x = tensor(randn([1, 6, 6, 4], 3));
+    const g = tf.grad((t: tf.Tensor) =>
+      tf.sum(tf.depthwiseConv2d(t as tf.Tensor4D, tf.ones([3, 3, 4, 1]), 1, 'same')),
+    )(x);
+    expect(g.shape).toEqual([1, 6, 6, 4]);
+    tf.dispose([x, g]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+const here = dirname(fileURLToPath(import.meta.url));
+const hasClang =
+  spawnSync('node', [join(here, '..', '..', 'scripts', 'build-simd.mjs'), '--probe']).status === 0;
+describe('the committed module', () => {
+  it.runIf(hasClang)(
+    'is the build of simd/kernels.c (needs clang and lld: apt-get install clang lld)',
+    () => {
+      const r = spawnSync('node', [join(here, '..', '..', 'scripts', 'build-simd.mjs'), '--check'], {
+        encoding: 'utf8',
+      });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+    },
+  );
+});
