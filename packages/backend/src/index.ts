@@ -23,7 +23,14 @@ export { dilateFilter, registerTrainingGradients } from './kernels/training-grad
 export { stridedSliceGrad } from './kernels/slice-grad.js';
 export { maxPoolInputGrad } from './kernels/pool-grads.js';
 export { registerTensorflowKernels, tensorflowKernels } from './kernels/tensorflow-kernels.js';
-export { registerWasmTrainingKernels, wasmTrainingKernels } from './kernels/wasm-kernels.js';
+export {
+  BATCH_NORM_GRAD,
+  BATCH_NORM_TRAIN,
+  fusedBatchNormAvailable,
+  registerWasmTrainingKernels,
+  wasmTrainingKernels,
+} from './kernels/wasm-kernels.js';
+export { setSimdKernelsEnabled } from './kernels/simd.js';
 export { assertNoLeak, assertNoLeakAsync, type MemorySnapshot, memoryCheck } from './memory.js';
 export {
   globalRng,

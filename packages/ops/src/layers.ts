@@ -1,5 +1,6 @@
 // Leaf layers with PyTorch defaults: bias-free convs, BatchNorm2d with running statistics, Linear.
 import * as tf from '@tensorflow/tfjs-core';
+import { BATCH_NORM_GRAD, BATCH_NORM_TRAIN, fusedBatchNormAvailable } from '@tsnas/backend';
 import { OpsError } from './errors.js';
 import type { ChainLayer, LayerForward, LayerGradArgs } from './internal/chain.js';
 import { runChain } from './internal/chain.js';
@@ -219,6 +220,20 @@ export class BatchNorm2d extends Module {
         `BatchNorm2d(${c}): expected more than 1 value per channel when training, got input [${x.shape}]`,
       );
     }
+    if (fusedBatchNormAvailable(c)) {
+      // One SIMD kernel for the statistics, the normalisation and the running update.
+      const [xhat, invStd, nextMean, nextVar] = tf
+        .engine()
+        .runKernel(
+          BATCH_NORM_TRAIN,
+          { x, runningMean: this.runningMean, runningVar: this.runningVar },
+          { momentum: this.momentum, eps: this.eps },
+        ) as unknown as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
+      this.runningMean.assign(nextMean);
+      this.runningVar.assign(nextVar);
+      tf.dispose([nextMean, nextVar]);
+      return { xhat, invStd };
+    }
     const mean = channelMean(x);
     // Two passes (mean, then mean squared deviation) for accuracy, like PyTorch.
     const variance = channelMean(tf.squaredDifference(x, mean) as tf.Tensor4D);
@@ -280,7 +295,25 @@ class BatchNormLayer implements ChainLayer {
     ]) as tf.Tensor1D[];
   }
 
+  /** With the fused kernel: [dx, sum(dy), sum(dy * xhat)] from one call, shared by both gradients. */
+  private fused(a: LayerGradArgs): tf.Tensor[] | null {
+    if (!fusedBatchNormAvailable(a.dy.shape[3])) return null;
+    return a.memo.getAll(
+      `${a.key}f`,
+      () =>
+        tf
+          .engine()
+          .runKernel(
+            BATCH_NORM_GRAD,
+            { dy: a.dy, xhat: this.xhat(a), scale: a.state[0] },
+            {},
+          ) as unknown as tf.Tensor[],
+    );
+  }
+
   inputGrad(a: LayerGradArgs): tf.Tensor4D {
+    const fused = this.fused(a);
+    if (fused) return alias(fused[0]) as tf.Tensor4D;
     const [m1, m2] = this.means(a);
     const scale = a.state[0] as tf.Tensor1D;
     // scale * (dy - m1 - xhat * m2) = (dy * scale - m1 * scale) - xhat * (m2 * scale).
@@ -289,6 +322,8 @@ class BatchNormLayer implements ChainLayer {
   }
 
   paramGrads(a: LayerGradArgs): tf.Tensor[] {
+    const fused = this.fused(a);
+    if (fused) return [alias(fused[2]), alias(fused[1])];
     const [m1, m2] = this.means(a);
     const n = a.dy.size / a.dy.shape[3];
     return [tf.mul(m2, n), tf.mul(m1, n)];

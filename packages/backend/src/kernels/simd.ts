@@ -20,6 +20,24 @@ export interface SimdKernels {
   dw_conv_filter_grad(...args: [x: Ptr, dy: Ptr, df: Ptr, ...geometry: number[]]): void;
   max_pool_grad(...args: [x: Ptr, dy: Ptr, dx: Ptr, ...geometry: number[]]): void;
   copy_rows(src: Ptr, srcStride: number, dst: Ptr, dstStride: number, rows: number, len: number): void;
+  batch_norm_train(
+    ...args: [
+      x: Ptr,
+      rm: Ptr,
+      rv: Ptr,
+      y: Ptr,
+      invStd: Ptr,
+      newRm: Ptr,
+      newRv: Ptr,
+      p: number,
+      c: number,
+      m: number,
+      eps: number,
+    ]
+  ): void;
+  batch_norm_grad(
+    ...args: [dy: Ptr, xhat: Ptr, scale: Ptr, dx: Ptr, sumDy: Ptr, sumDyXhat: Ptr, p: number, c: number]
+  ): void;
 }
 
 /** The parts of tfjs-backend-wasm's BackendWasm the SIMD kernels use. */

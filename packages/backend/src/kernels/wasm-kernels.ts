@@ -228,6 +228,89 @@ const slice: tf.KernelFunc = (args) => {
   return delegate(tf.Slice, args);
 };
 
+/**
+ * Identity (tf.clone, and the copies tfjs saves for gradients) as a new reference to the same
+ * data, as the cpu backend does: tensor data is never written in place, and wasm's own kernel
+ * copies every byte in JavaScript.
+ */
+const identity: tf.KernelFunc = (args) => {
+  const x = args.inputs.x as tf.TensorInfo;
+  if (x.dtype === 'string') return delegate(tf.Identity, args);
+  (args.backend as tf.KernelBackend).incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+};
+
+/** Kernel name: training-mode BatchNorm in one call (see fusedBatchNormAvailable). */
+export const BATCH_NORM_TRAIN = 'TsnasBatchNormTrain';
+/** Kernel name: BatchNorm's input gradient and per-channel sums in one call. */
+export const BATCH_NORM_GRAD = 'TsnasBatchNormGrad';
+
+/**
+ * Whether the fused BatchNorm kernels run on the current backend for this many channels: wasm
+ * with the SIMD module, channels a multiple of 4. Callers compose tfjs ops otherwise.
+ */
+export function fusedBatchNormAvailable(channels: number): boolean {
+  if (channels % 4 !== 0 || tf.getBackend() !== 'wasm') return false;
+  return isOurWasmKernel(BATCH_NORM_TRAIN) && simdKernels(tf.backend()) != null;
+}
+
+function bnShape(t: tf.TensorInfo): [number, number] {
+  const c = t.shape[t.shape.length - 1];
+  const p = sizeOf(t) / c;
+  if (c % 4 !== 0 || t.dtype !== 'float32') {
+    throw new Error(`@tsnas/backend: fused BatchNorm needs float32 with channels % 4 == 0, got [${t.shape}]`);
+  }
+  return [p, c];
+}
+
+/** inputs x, runningMean, runningVar; attrs momentum, eps -> [y, invStd, nextRunningMean, nextRunningVar]. */
+const batchNormTrain: tf.KernelFunc = (args) => {
+  const { x, runningMean, runningVar } = args.inputs as Record<string, tf.TensorInfo>;
+  const { momentum, eps } = args.attrs as unknown as { momentum: number; eps: number };
+  const simd = simdKernels(args.backend);
+  if (simd == null) throw new Error(`@tsnas/backend: ${BATCH_NORM_TRAIN} needs the SIMD module`);
+  const [p, c] = bnShape(x);
+  const y = output(args, x.shape);
+  const [invStd, nextMean, nextVar] = [0, 1, 2].map(() => output(args, [c]));
+  const b = args.backend;
+  simd.batch_norm_train(
+    offsetOf(b, x),
+    offsetOf(b, runningMean),
+    offsetOf(b, runningVar),
+    offsetOf(b, y),
+    offsetOf(b, invStd),
+    offsetOf(b, nextMean),
+    offsetOf(b, nextVar),
+    p,
+    c,
+    momentum,
+    eps,
+  );
+  return [y, invStd, nextMean, nextVar];
+};
+
+/** inputs dy, xhat, scale -> [dx, sum(dy), sum(dy * xhat)] (sums per channel). */
+const batchNormGrad: tf.KernelFunc = (args) => {
+  const { dy, xhat, scale } = args.inputs as Record<string, tf.TensorInfo>;
+  const simd = simdKernels(args.backend);
+  if (simd == null) throw new Error(`@tsnas/backend: ${BATCH_NORM_GRAD} needs the SIMD module`);
+  const [p, c] = bnShape(dy);
+  const dx = output(args, dy.shape);
+  const [sumDy, sumDyXhat] = [0, 1].map(() => output(args, [c]));
+  const b = args.backend;
+  simd.batch_norm_grad(
+    offsetOf(b, dy),
+    offsetOf(b, xhat),
+    offsetOf(b, scale),
+    offsetOf(b, dx),
+    offsetOf(b, sumDy),
+    offsetOf(b, sumDyXhat),
+    p,
+    c,
+  );
+  return [dx, sumDy, sumDyXhat];
+};
+
 /** Gradient of gather (tf.gather): sums rows of x into numSegments buckets, as a one-hot matMul. */
 const unsortedSegmentSum: tf.KernelFunc = (args) =>
   composite(args, ({ x, segmentIds }) => {
@@ -373,6 +456,14 @@ export const wasmTrainingKernels: readonly tf.KernelConfig[] = [
       setupFunc: (backend) => natives.get(kernelName)?.setupFunc?.(backend),
     }),
   ),
+  { kernelName: BATCH_NORM_TRAIN, backendName: 'wasm', kernelFunc: batchNormTrain },
+  { kernelName: BATCH_NORM_GRAD, backendName: 'wasm', kernelFunc: batchNormGrad },
+  {
+    kernelName: tf.Identity,
+    backendName: 'wasm',
+    kernelFunc: identity,
+    setupFunc: (backend) => natives.get(tf.Identity)?.setupFunc?.(backend),
+  },
   {
     kernelName: tf.Concat,
     backendName: 'wasm',
