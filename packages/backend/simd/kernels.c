@@ -331,6 +331,25 @@ void batch_norm_grad(const float *dy, const float *xhat, const float *scale, flo
 }
 
 /**
+ * One SGD step of PyTorch's rule on n values: g += wd * v; buf = mu * buf + g (buf = g on the
+ * first step, has_buf = 0); g = nesterov ? g + mu * buf : buf; v -= lr * g. Writes new_v and
+ * new_buf (mu != 0), leaving the inputs alone.
+ */
+EXPORT(sgd_step)
+void sgd_step(const float *v, const float *g, const float *buf, float *new_v, float *new_buf, int n, float lr,
+              float mu, float wd, int nesterov, int has_buf) {
+  for (int i = 0; i < n; i++) {
+    float grad = wd != 0.0f ? g[i] + v[i] * wd : g[i];
+    if (mu != 0.0f) {
+      float b = has_buf ? buf[i] * mu + grad : grad;
+      new_buf[i] = b;
+      grad = nesterov ? grad + b * mu : b;
+    }
+    new_v[i] = v[i] - grad * lr;
+  }
+}
+
+/**
  * Copies `rows` runs of `len` floats from src (runs `src_stride` apart) to dst (`dst_stride`
  * apart): a concat or slice along the last axes of a row-major tensor.
  */

@@ -27,6 +27,8 @@ export {
   BATCH_NORM_GRAD,
   BATCH_NORM_TRAIN,
   fusedBatchNormAvailable,
+  fusedSgdAvailable,
+  SGD_STEP,
   registerWasmTrainingKernels,
   wasmTrainingKernels,
 } from './kernels/wasm-kernels.js';

@@ -114,3 +114,43 @@ describe('losses', () => {
     expect(topkCorrect(logits, y, [1, 2])).toEqual([0.5, 1]);
   });
 });
+
+describe('SGD on wasm runs as one fused kernel per variable', () => {
+  it.each([
+    { momentum: 0.9, decay: 3e-4, nesterov: false },
+    { momentum: 0.9, decay: 0.01, nesterov: true },
+    { momentum: 0, decay: 0.01, nesterov: false },
+  ])('and gives the cpu path exactly: %j', async (conf) => {
+    const { initBackend, fusedSgdAvailable } = await import('@tsnas/backend');
+    const steps = (backend: string) => {
+      const init = tf.tensor2d([1, -2, 3.5, 0.25, 7, -0.125], [2, 3]);
+      const w = tf.variable(init);
+      init.dispose();
+      const opt = new SGD({ type: 'sgd', lr: 0.025, ...conf });
+      const vars = new Map([['w', w]]);
+      for (let i = 0; i < 4; i++) {
+        const g = tf.tensor2d([0.5, -0.25, 1 + i, 0.125, -3, 2 * i], [2, 3]);
+        opt.step(vars, new Map([['w', g]]), 0.025 * (1 - i / 8));
+        g.dispose();
+      }
+      const out = Array.from(w.dataSync());
+      const stateTensors = [...opt.getState().tensors.values()];
+      const state = stateTensors.map((t) => Array.from(t.dataSync()));
+      tf.dispose(stateTensors);
+      w.dispose();
+      opt.dispose();
+      return { backend, out, state };
+    };
+    await initBackend({ backend: 'wasm' });
+    expect(fusedSgdAvailable()).toBe(true);
+    const before = tf.memory().numTensors;
+    const wasm = steps('wasm');
+    expect(tf.memory().numTensors - before, 'tensors left behind').toBe(0);
+    await tf.setBackend('cpu');
+    expect(fusedSgdAvailable()).toBe(false);
+    const cpu = steps('cpu');
+    expect(wasm.out).toEqual(cpu.out);
+    expect(wasm.state).toEqual(cpu.state);
+    expect(wasm.state.length).toBe(conf.momentum !== 0 ? 1 : 0);
+  });
+});

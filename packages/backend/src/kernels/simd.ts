@@ -35,6 +35,21 @@ export interface SimdKernels {
       eps: number,
     ]
   ): void;
+  sgd_step(
+    ...args: [
+      v: Ptr,
+      g: Ptr,
+      buf: Ptr,
+      newV: Ptr,
+      newBuf: Ptr,
+      n: number,
+      lr: number,
+      mu: number,
+      wd: number,
+      nesterov: number,
+      hasBuf: number,
+    ]
+  ): void;
   batch_norm_grad(
     ...args: [dy: Ptr, xhat: Ptr, scale: Ptr, dx: Ptr, sumDy: Ptr, sumDyXhat: Ptr, p: number, c: number]
   ): void;

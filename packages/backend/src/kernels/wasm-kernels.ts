@@ -311,6 +311,53 @@ const batchNormGrad: tf.KernelFunc = (args) => {
   return [dx, sumDy, sumDyXhat];
 };
 
+/** Kernel name: one SGD (momentum, weight decay, Nesterov) update of one variable in one call. */
+export const SGD_STEP = 'TsnasSgdStep';
+
+/** Whether SGD_STEP runs on the current backend (wasm with the SIMD module). */
+export function fusedSgdAvailable(): boolean {
+  return tf.getBackend() === 'wasm' && isOurWasmKernel(SGD_STEP) && simdKernels(tf.backend()) != null;
+}
+
+/**
+ * inputs v, g, buf? (the momentum buffer; absent on the first step); attrs lr, momentum,
+ * weightDecay, nesterov -> [v', buf'] ([v'] without momentum). PyTorch's update, op for op.
+ */
+const sgdStep: tf.KernelFunc = (args) => {
+  const { v, g, buf } = args.inputs as Record<string, tf.TensorInfo | undefined>;
+  const { lr, momentum, weightDecay, nesterov } = args.attrs as unknown as {
+    lr: number;
+    momentum: number;
+    weightDecay: number;
+    nesterov: boolean;
+  };
+  const simd = simdKernels(args.backend);
+  if (simd == null || v == null || g == null)
+    throw new Error(`@tsnas/backend: ${SGD_STEP} needs the SIMD module`);
+  if (v.dtype !== 'float32' || g.dtype !== 'float32' || sizeOf(v) !== sizeOf(g)) {
+    throw new Error(
+      `@tsnas/backend: ${SGD_STEP} needs float32 v and g of one size, got [${v.shape}] and [${g.shape}]`,
+    );
+  }
+  const b = args.backend;
+  const newV = output(args, v.shape);
+  const newBuf = momentum !== 0 ? output(args, v.shape) : null;
+  simd.sgd_step(
+    offsetOf(b, v),
+    offsetOf(b, g),
+    buf != null ? offsetOf(b, buf) : 0,
+    offsetOf(b, newV),
+    newBuf != null ? offsetOf(b, newBuf) : 0,
+    sizeOf(v),
+    lr,
+    momentum,
+    weightDecay,
+    nesterov ? 1 : 0,
+    buf != null ? 1 : 0,
+  );
+  return newBuf != null ? [newV, newBuf] : [newV];
+};
+
 /** Gradient of gather (tf.gather): sums rows of x into numSegments buckets, as a one-hot matMul. */
 const unsortedSegmentSum: tf.KernelFunc = (args) =>
   composite(args, ({ x, segmentIds }) => {
@@ -457,6 +504,7 @@ export const wasmTrainingKernels: readonly tf.KernelConfig[] = [
     }),
   ),
   { kernelName: BATCH_NORM_TRAIN, backendName: 'wasm', kernelFunc: batchNormTrain },
+  { kernelName: SGD_STEP, backendName: 'wasm', kernelFunc: sgdStep },
   { kernelName: BATCH_NORM_GRAD, backendName: 'wasm', kernelFunc: batchNormGrad },
   {
     kernelName: tf.Identity,
