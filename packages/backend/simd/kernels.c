@@ -350,6 +350,45 @@ void sgd_step(const float *v, const float *g, const float *buf, float *new_v, fl
 }
 
 /**
+ * y = t * w[0] (first = 1) or y += t * w[0] over n values: one term of a weighted sum whose
+ * weight is a scalar tensor in memory (DARTS' mixed op: sum of softmax(alpha)_k * op_k(x)).
+ */
+EXPORT(scale_add)
+void scale_add(float *y, const float *t, const float *w, int n, int first) {
+  v128_t vw = wasm_f32x4_splat(w[0]);
+  int i = 0;
+  if (first) {
+    for (; i + 4 <= n; i += 4) wasm_v128_store(y + i, wasm_f32x4_mul(wasm_v128_load(t + i), vw));
+    for (; i < n; i++) y[i] = t[i] * w[0];
+  } else {
+    for (; i + 4 <= n; i += 4)
+      wasm_v128_store(y + i, wasm_f32x4_add(wasm_v128_load(y + i), wasm_f32x4_mul(wasm_v128_load(t + i), vw)));
+    for (; i < n; i++) y[i] += t[i] * w[0];
+  }
+}
+
+/** out[0] = sum of a[i] * b[i] over n values, summed in chunks of 4096 (see channel_sums). */
+EXPORT(dot)
+void dot(const float *a, const float *b, float *out, int n) {
+  float total = 0.0f;
+  int i = 0;
+  while (i + 4 <= n) {
+    int end = i + 4096 < n ? i + 4096 : n;
+    v128_t s0 = wasm_f32x4_splat(0.0f), s1 = s0;
+    for (; i + 8 <= end; i += 8) {
+      s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(wasm_v128_load(a + i), wasm_v128_load(b + i)));
+      s1 = wasm_f32x4_add(s1, wasm_f32x4_mul(wasm_v128_load(a + i + 4), wasm_v128_load(b + i + 4)));
+    }
+    for (; i + 4 <= end; i += 4) s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(wasm_v128_load(a + i), wasm_v128_load(b + i)));
+    v128_t s = wasm_f32x4_add(s0, s1);
+    total += (wasm_f32x4_extract_lane(s, 0) + wasm_f32x4_extract_lane(s, 1)) +
+             (wasm_f32x4_extract_lane(s, 2) + wasm_f32x4_extract_lane(s, 3));
+  }
+  for (; i < n; i++) total += a[i] * b[i];
+  out[0] = total;
+}
+
+/**
  * Copies `rows` runs of `len` floats from src (runs `src_stride` apart) to dst (`dst_stride`
  * apart): a concat or slice along the last axes of a row-major tensor.
  */

@@ -50,6 +50,8 @@ export interface SimdKernels {
       hasBuf: number,
     ]
   ): void;
+  scale_add(y: Ptr, t: Ptr, w: Ptr, n: number, first: number): void;
+  dot(a: Ptr, b: Ptr, out: Ptr, n: number): void;
   batch_norm_grad(
     ...args: [dy: Ptr, xhat: Ptr, scale: Ptr, dx: Ptr, sumDy: Ptr, sumDyXhat: Ptr, p: number, c: number]
   ): void;

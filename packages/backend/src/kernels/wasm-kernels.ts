@@ -358,6 +358,65 @@ const sgdStep: tf.KernelFunc = (args) => {
   return newBuf != null ? [newV, newBuf] : [newV];
 };
 
+/** Kernel name: sum over k of w_k * t_k, scalar w_k (inputs t0.., w0..), in one call. */
+export const WEIGHTED_SUM = 'TsnasWeightedSum';
+/** Kernel name: sum(a * b) as a scalar, in one call. */
+export const DOT = 'TsnasDot';
+
+/** Whether WEIGHTED_SUM and DOT run on the current backend (wasm with the SIMD module). */
+export function fusedWeightedSumAvailable(): boolean {
+  return tf.getBackend() === 'wasm' && isOurWasmKernel(WEIGHTED_SUM) && simdKernels(tf.backend()) != null;
+}
+
+function requireSimd(args: Parameters<tf.KernelFunc>[0], kernelName: string) {
+  const simd = simdKernels(args.backend);
+  if (simd == null) throw new Error(`@tsnas/backend: ${kernelName} needs the SIMD module`);
+  return simd;
+}
+
+const weightedSumKernel: tf.KernelFunc = (args) => {
+  const simd = requireSimd(args, WEIGHTED_SUM);
+  const inputs = args.inputs as Record<string, tf.TensorInfo>;
+  const k = Object.keys(inputs).length / 2;
+  const first = inputs.t0;
+  const n = sizeOf(first);
+  for (let i = 0; i < k; i++) {
+    const [t, w] = [inputs[`t${i}`], inputs[`w${i}`]];
+    if (
+      t == null ||
+      w == null ||
+      sizeOf(t) !== n ||
+      sizeOf(w) !== 1 ||
+      t.dtype !== 'float32' ||
+      w.dtype !== 'float32'
+    ) {
+      throw new Error(
+        `@tsnas/backend: ${WEIGHTED_SUM} needs float32 terms t0..t${k - 1} of one size and scalar weights`,
+      );
+    }
+  }
+  const y = output(args, first.shape);
+  const b = args.backend;
+  const at = offsetOf(b, y);
+  for (let i = 0; i < k; i++)
+    simd.scale_add(at, offsetOf(b, inputs[`t${i}`]), offsetOf(b, inputs[`w${i}`]), n, i === 0 ? 1 : 0);
+  return y;
+};
+
+const dotKernel: tf.KernelFunc = (args) => {
+  const simd = requireSimd(args, DOT);
+  const { a, b: other } = args.inputs as Record<string, tf.TensorInfo>;
+  if (sizeOf(a) !== sizeOf(other) || a.dtype !== 'float32' || other.dtype !== 'float32') {
+    throw new Error(
+      `@tsnas/backend: ${DOT} needs float32 tensors of one size, got [${a.shape}] and [${other.shape}]`,
+    );
+  }
+  const out = output(args, []);
+  const be = args.backend;
+  simd.dot(offsetOf(be, a), offsetOf(be, other), offsetOf(be, out), sizeOf(a));
+  return out;
+};
+
 /** Gradient of gather (tf.gather): sums rows of x into numSegments buckets, as a one-hot matMul. */
 const unsortedSegmentSum: tf.KernelFunc = (args) =>
   composite(args, ({ x, segmentIds }) => {
@@ -505,6 +564,8 @@ export const wasmTrainingKernels: readonly tf.KernelConfig[] = [
   ),
   { kernelName: BATCH_NORM_TRAIN, backendName: 'wasm', kernelFunc: batchNormTrain },
   { kernelName: SGD_STEP, backendName: 'wasm', kernelFunc: sgdStep },
+  { kernelName: WEIGHTED_SUM, backendName: 'wasm', kernelFunc: weightedSumKernel },
+  { kernelName: DOT, backendName: 'wasm', kernelFunc: dotKernel },
   { kernelName: BATCH_NORM_GRAD, backendName: 'wasm', kernelFunc: batchNormGrad },
   {
     kernelName: tf.Identity,

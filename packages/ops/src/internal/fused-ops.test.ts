@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { fusedWeightedSumAvailable, initBackend } from '@tsnas/backend';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ramp, useCpu } from '../__tests__/fixtures.js';
 import { expectClose } from '../__tests__/reference.js';
@@ -123,6 +124,35 @@ describe('fused pools, sums and concats have the gradients of the plain tfjs ops
       tf.tidy(() => plain(terms, alphas)).dataSync(),
     );
   });
+
+  it.each([
+    [8, [2, 5, 5, 4]],
+    [3, [3, 3, 3, 3]],
+  ] as [number, number[]][])(
+    'weighted sum of %i terms %j on wasm (SIMD kernels) matches the plain ops on cpu',
+    async (k, shape) => {
+      const terms = Array.from({ length: k }, (_, i) => ramp(shape, 1 - i * 0.3));
+      const alphas = tf.tensor1d(Array.from({ length: k }, (_, i) => Math.sin(i)));
+      const run = (f: (ts: tf.Tensor4D[], w: tf.Scalar[]) => tf.Tensor4D) =>
+        tf.tidy(() => {
+          const r = weightsLike(shape);
+          const y = f(terms, tf.unstack(tf.softmax(alphas)) as tf.Scalar[]);
+          const g = tf.grads((...xs: tf.Tensor[]) =>
+            tf.sum(
+              tf.mul(f(xs.slice(0, k) as tf.Tensor4D[], tf.unstack(tf.softmax(xs[k])) as tf.Scalar[]), r),
+            ),
+          )([...terms, alphas]);
+          return [Float32Array.from(y.dataSync()), ...g.map((t) => Float32Array.from(t.dataSync()))];
+        });
+      await initBackend({ backend: 'wasm' });
+      expect(fusedWeightedSumAvailable()).toBe(true);
+      const [y, ...g] = run(weightedSum);
+      await useCpu();
+      const [yPlain, ...gPlain] = run((ts, w) => tf.addN(ts.map((t, i) => tf.mul(t, w[i]))) as tf.Tensor4D);
+      expectClose(y, yPlain);
+      expectSameGrads(g, gPlain, 1e-5);
+    },
+  );
 
   it('leave no tensor behind', () => {
     const x = ramp([2, 6, 6, 3], 1);

@@ -1,6 +1,7 @@
 // Single-kernel-ish ops as fused tape nodes: what tfjs would save for their gradients (copies of
 // every input on wasm, where a clone copies) is either not needed at all or kept by reference.
 import * as tf from '@tensorflow/tfjs-core';
+import { DOT, fusedWeightedSumAvailable, WEIGHTED_SUM } from '@tsnas/backend';
 import { alias, constants, fusedOp } from './fused.js';
 
 /** PyTorch's output size for a window op (floor mode); functional.ts's outSize, kept import-free. */
@@ -136,15 +137,31 @@ export function weightedSum(terms: tf.Tensor4D[], weights: tf.Scalar[]): tf.Tens
     throw new Error(`weightedSum: ${terms.length} terms but ${weights.length} weights`);
   }
   const k = terms.length;
+  // On wasm one SIMD kernel sums all terms, and one per weight reduces dy * term (instead of k
+  // products and an addN forward, and five kernels per weight gradient).
+  const fused = fusedWeightedSumAvailable();
   return fusedOp(
     [...terms, ...weights],
     (save) => {
       save([...terms, ...weights]);
+      if (fused) {
+        const inputs: tf.NamedTensorMap = {};
+        terms.forEach((t, i) => {
+          inputs[`t${i}`] = t;
+          inputs[`w${i}`] = weights[i];
+        });
+        return tf.engine().runKernel(WEIGHTED_SUM, inputs, {}) as tf.Tensor4D;
+      }
       return tf.addN(terms.map((t, i) => tf.mul(t, weights[i]))) as tf.Tensor4D;
     },
     (dy, saved) => [
       ...saved.slice(0, k).map((_, i) => () => tf.mul(dy, saved[k + i])),
-      ...saved.slice(0, k).map((t) => () => total(tf.mul(dy, t))),
+      ...saved
+        .slice(0, k)
+        .map(
+          (t) => () =>
+            fused ? (tf.engine().runKernel(DOT, { a: dy, b: t }, {}) as tf.Scalar) : total(tf.mul(dy, t)),
+        ),
     ],
   );
 }
