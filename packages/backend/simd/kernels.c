@@ -389,6 +389,26 @@ void dot(const float *a, const float *b, float *out, int n) {
 }
 
 /**
+ * Gradient of a 1x1 convolution with respect to its filter: dw[i, j] = sum over p pixels of
+ * x[p, i] * dy[p, j], for ci input and co output channels (co a multiple of 4). The ci x co
+ * result stays in L1 while x and dy stream through once.
+ */
+EXPORT(pointwise_filter_grad)
+void pointwise_filter_grad(const float *x, const float *dy, float *dw, int p, int ci, int co) {
+  zero(dw, ci * co);
+  for (int q = 0; q < p; q++) {
+    const float *xs = x + q * ci;
+    const float *g = dy + q * co;
+    for (int i = 0; i < ci; i++) {
+      v128_t xv = wasm_f32x4_splat(xs[i]);
+      float *row = dw + i * co;
+      for (int j = 0; j < co; j += 4)
+        wasm_v128_store(row + j, wasm_f32x4_add(wasm_v128_load(row + j), wasm_f32x4_mul(xv, wasm_v128_load(g + j))));
+    }
+  }
+}
+
+/**
  * Copies `rows` runs of `len` floats from src (runs `src_stride` apart) to dst (`dst_stride`
  * apart): a concat or slice along the last axes of a row-major tensor.
  */

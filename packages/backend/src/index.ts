@@ -29,6 +29,8 @@ export {
   fusedBatchNormAvailable,
   fusedSgdAvailable,
   fusedWeightedSumAvailable,
+  fusedPointwiseFilterGradAvailable,
+  POINTWISE_FILTER_GRAD,
   DOT,
   WEIGHTED_SUM,
   SGD_STEP,

@@ -1,6 +1,12 @@
 // Leaf layers with PyTorch defaults: bias-free convs, BatchNorm2d with running statistics, Linear.
 import * as tf from '@tensorflow/tfjs-core';
-import { BATCH_NORM_GRAD, BATCH_NORM_TRAIN, fusedBatchNormAvailable } from '@tsnas/backend';
+import {
+  BATCH_NORM_GRAD,
+  BATCH_NORM_TRAIN,
+  fusedBatchNormAvailable,
+  fusedPointwiseFilterGradAvailable,
+  POINTWISE_FILTER_GRAD,
+} from '@tsnas/backend';
 import { OpsError } from './errors.js';
 import type { ChainLayer, LayerForward, LayerGradArgs } from './internal/chain.js';
 import { runChain } from './internal/chain.js';
@@ -164,6 +170,11 @@ class ConvLayer implements ChainLayer {
 
   paramGrads(a: LayerGradArgs): tf.Tensor[] {
     if (this.pointwise) {
+      if (fusedPointwiseFilterGradAvailable(this.conv.chOut)) {
+        // One SIMD pass over x and dy instead of a transpose of x and a matMul.
+        const dw = tf.engine().runKernel(POINTWISE_FILTER_GRAD, { x: a.input(), dy: a.dy }, {}) as tf.Tensor;
+        return [tf.reshape(dw, this.conv.weight.shape)];
+      }
       const dw = tf.matMul(tf.transpose(as2d(a.input())), as2d(a.dy));
       return [tf.reshape(dw, this.conv.weight.shape)];
     }

@@ -417,6 +417,37 @@ const dotKernel: tf.KernelFunc = (args) => {
   return out;
 };
 
+/** Kernel name: a 1x1 convolution's filter gradient x^T dy over all pixels, [ci, co], in one call. */
+export const POINTWISE_FILTER_GRAD = 'TsnasPointwiseFilterGrad';
+
+/** Whether POINTWISE_FILTER_GRAD runs here for this many output channels (a multiple of 4, on wasm). */
+export function fusedPointwiseFilterGradAvailable(outChannels: number): boolean {
+  return (
+    outChannels % 4 === 0 &&
+    tf.getBackend() === 'wasm' &&
+    isOurWasmKernel(POINTWISE_FILTER_GRAD) &&
+    simdKernels(tf.backend()) != null
+  );
+}
+
+/** inputs x [..., ci], dy [..., co] (same leading size) -> [ci, co]. */
+const pointwiseFilterGrad: tf.KernelFunc = (args) => {
+  const simd = requireSimd(args, POINTWISE_FILTER_GRAD);
+  const { x, dy } = args.inputs as Record<string, tf.TensorInfo>;
+  const ci = x.shape[x.shape.length - 1];
+  const co = dy.shape[dy.shape.length - 1];
+  const p = sizeOf(x) / ci;
+  if (sizeOf(dy) / co !== p || co % 4 !== 0 || x.dtype !== 'float32' || dy.dtype !== 'float32') {
+    throw new Error(
+      `@tsnas/backend: ${POINTWISE_FILTER_GRAD} needs float32 x [..., ci] and dy [..., co % 4 == 0] over the same pixels, got [${x.shape}] and [${dy.shape}]`,
+    );
+  }
+  const dw = output(args, [ci, co]);
+  const b = args.backend;
+  simd.pointwise_filter_grad(offsetOf(b, x), offsetOf(b, dy), offsetOf(b, dw), p, ci, co);
+  return dw;
+};
+
 /** Gradient of gather (tf.gather): sums rows of x into numSegments buckets, as a one-hot matMul. */
 const unsortedSegmentSum: tf.KernelFunc = (args) =>
   composite(args, ({ x, segmentIds }) => {
@@ -566,6 +597,7 @@ export const wasmTrainingKernels: readonly tf.KernelConfig[] = [
   { kernelName: SGD_STEP, backendName: 'wasm', kernelFunc: sgdStep },
   { kernelName: WEIGHTED_SUM, backendName: 'wasm', kernelFunc: weightedSumKernel },
   { kernelName: DOT, backendName: 'wasm', kernelFunc: dotKernel },
+  { kernelName: POINTWISE_FILTER_GRAD, backendName: 'wasm', kernelFunc: pointwiseFilterGrad },
   { kernelName: BATCH_NORM_GRAD, backendName: 'wasm', kernelFunc: batchNormGrad },
   {
     kernelName: tf.Identity,
