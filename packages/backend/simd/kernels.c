@@ -230,37 +230,58 @@ void max_pool_grad(const float *x, const float *dy, float *dx, int n, int h, int
   }
 }
 
+/** a[i] * b[i], or a[i] when b is null. */
+static inline v128_t term(const float *a, const float *b) {
+  return b != 0 ? wasm_f32x4_mul(wasm_v128_load(a), wasm_v128_load(b)) : wasm_v128_load(a);
+}
+
 /**
- * Per-channel sums over p pixels of a[i]*b[i] (b null: of a[i]) into out[c], for c channels in
- * blocks of 4. Chunks of 1024 pixels are summed in four registers, then added to the total, which
- * keeps the rounding error of 25k-pixel sums near that of a pairwise sum.
+ * Per-channel sums over p pixels of a[i]*b[i] (b null: of a[i]) into out[c], c a multiple of 4.
+ * Groups of 16 channels (one 64-byte cache line of a pixel) are summed in four registers, so wide
+ * tensors are read once; narrower remainders 4 channels at a time. Chunks of 1024 pixels are
+ * summed first and then added to the total, which keeps the rounding error of long sums small.
  */
 static void channel_sums(const float *a, const float *b, float *out, int p, int c) {
-  for (int ch = 0; ch < c; ch += 4) {
-    v128_t total = wasm_f32x4_splat(0.0f);
+  int ch = 0;
+  for (; ch + 16 <= c; ch += 16) {
+    v128_t t0 = wasm_f32x4_splat(0.0f), t1 = t0, t2 = t0, t3 = t0;
     for (int start = 0; start < p; start += 1024) {
       int end = start + 1024 < p ? start + 1024 : p;
       v128_t s0 = wasm_f32x4_splat(0.0f), s1 = s0, s2 = s0, s3 = s0;
-      int i = start;
-      const float *pa = a + i * c + ch;
-      const float *pb = b != 0 ? b + i * c + ch : 0;
-      if (pb != 0) {
-        for (; i + 4 <= end; i += 4, pa += 4 * c, pb += 4 * c) {
-          s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(wasm_v128_load(pa), wasm_v128_load(pb)));
-          s1 = wasm_f32x4_add(s1, wasm_f32x4_mul(wasm_v128_load(pa + c), wasm_v128_load(pb + c)));
-          s2 = wasm_f32x4_add(s2, wasm_f32x4_mul(wasm_v128_load(pa + 2 * c), wasm_v128_load(pb + 2 * c)));
-          s3 = wasm_f32x4_add(s3, wasm_f32x4_mul(wasm_v128_load(pa + 3 * c), wasm_v128_load(pb + 3 * c)));
-        }
-        for (; i < end; i++, pa += c, pb += c) s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(wasm_v128_load(pa), wasm_v128_load(pb)));
-      } else {
-        for (; i + 4 <= end; i += 4, pa += 4 * c) {
-          s0 = wasm_f32x4_add(s0, wasm_v128_load(pa));
-          s1 = wasm_f32x4_add(s1, wasm_v128_load(pa + c));
-          s2 = wasm_f32x4_add(s2, wasm_v128_load(pa + 2 * c));
-          s3 = wasm_f32x4_add(s3, wasm_v128_load(pa + 3 * c));
-        }
-        for (; i < end; i++, pa += c) s0 = wasm_f32x4_add(s0, wasm_v128_load(pa));
+      for (int i = start; i < end; i++) {
+        const float *pa = a + i * c + ch;
+        const float *pb = b != 0 ? b + i * c + ch : 0;
+        s0 = wasm_f32x4_add(s0, term(pa, pb));
+        s1 = wasm_f32x4_add(s1, term(pa + 4, pb != 0 ? pb + 4 : 0));
+        s2 = wasm_f32x4_add(s2, term(pa + 8, pb != 0 ? pb + 8 : 0));
+        s3 = wasm_f32x4_add(s3, term(pa + 12, pb != 0 ? pb + 12 : 0));
       }
+      t0 = wasm_f32x4_add(t0, s0);
+      t1 = wasm_f32x4_add(t1, s1);
+      t2 = wasm_f32x4_add(t2, s2);
+      t3 = wasm_f32x4_add(t3, s3);
+    }
+    wasm_v128_store(out + ch, t0);
+    wasm_v128_store(out + ch + 4, t1);
+    wasm_v128_store(out + ch + 8, t2);
+    wasm_v128_store(out + ch + 12, t3);
+  }
+  for (; ch < c; ch += 4) {
+    v128_t total = wasm_f32x4_splat(0.0f);
+    for (int start = 0; start < p; start += 1024) {
+      int end = start + 1024 < p ? start + 1024 : p;
+      // Four pixels at a time in four registers: consecutive adds need not wait on each other.
+      v128_t s0 = wasm_f32x4_splat(0.0f), s1 = s0, s2 = s0, s3 = s0;
+      int i = start;
+      for (; i + 4 <= end; i += 4) {
+        const float *pa = a + i * c + ch;
+        const float *pb = b != 0 ? b + i * c + ch : 0;
+        s0 = wasm_f32x4_add(s0, term(pa, pb));
+        s1 = wasm_f32x4_add(s1, term(pa + c, pb != 0 ? pb + c : 0));
+        s2 = wasm_f32x4_add(s2, term(pa + 2 * c, pb != 0 ? pb + 2 * c : 0));
+        s3 = wasm_f32x4_add(s3, term(pa + 3 * c, pb != 0 ? pb + 3 * c : 0));
+      }
+      for (; i < end; i++) s0 = wasm_f32x4_add(s0, term(a + i * c + ch, b != 0 ? b + i * c + ch : 0));
       total = wasm_f32x4_add(total, wasm_f32x4_add(wasm_f32x4_add(s0, s1), wasm_f32x4_add(s2, s3)));
     }
     wasm_v128_store(out + ch, total);

@@ -170,7 +170,7 @@ class ConvLayer implements ChainLayer {
 
   paramGrads(a: LayerGradArgs): tf.Tensor[] {
     if (this.pointwise) {
-      if (fusedPointwiseFilterGradAvailable(this.conv.chOut)) {
+      if (fusedPointwiseFilterGradAvailable(this.conv.chIn, this.conv.chOut)) {
         // One SIMD pass over x and dy instead of a transpose of x and a matMul.
         const dw = tf.engine().runKernel(POINTWISE_FILTER_GRAD, { x: a.input(), dy: a.dy }, {}) as tf.Tensor;
         return [tf.reshape(dw, this.conv.weight.shape)];

@@ -420,10 +420,15 @@ const dotKernel: tf.KernelFunc = (args) => {
 /** Kernel name: a 1x1 convolution's filter gradient x^T dy over all pixels, [ci, co], in one call. */
 export const POINTWISE_FILTER_GRAD = 'TsnasPointwiseFilterGrad';
 
-/** Whether POINTWISE_FILTER_GRAD runs here for this many output channels (a multiple of 4, on wasm). */
-export function fusedPointwiseFilterGradAvailable(outChannels: number): boolean {
+/**
+ * Whether POINTWISE_FILTER_GRAD runs here (wasm) and pays at these channel counts: output channels
+ * a multiple of 4 and at most 64 products per pixel (measured on the paper supernet: from 16x16 on,
+ * XNNPACK's matMul wins; ours reads and writes the small result in L1 for every pixel).
+ */
+export function fusedPointwiseFilterGradAvailable(inChannels: number, outChannels: number): boolean {
   return (
     outChannels % 4 === 0 &&
+    inChannels * outChannels <= 64 &&
     tf.getBackend() === 'wasm' &&
     isOurWasmKernel(POINTWISE_FILTER_GRAD) &&
     simdKernels(tf.backend()) != null
