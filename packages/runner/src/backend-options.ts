@@ -3,7 +3,7 @@
 // search iteration of the run's network, as the search runs it).
 import { availableParallelism } from 'node:os';
 import type { BackendChoice, InitBackendOptions, Workload } from '@tsnas/backend';
-import { createDatasetRegistry } from '@tsnas/datasets';
+import { createDatasetRegistry, DATASET_REGISTRY, type DatasetRegistry } from '@tsnas/datasets';
 import type { ModelDescBuilder } from '@tsnas/descs';
 import { Model } from '@tsnas/ops';
 import { type GradientEngine, InProcessGradientEngine, modelLoss } from '@tsnas/trainer';
@@ -24,9 +24,13 @@ export function runWorkload(conf: any, container: DependencyContainer, algo: str
   const md = conf.nas?.search?.model_desc;
   let meta: { imageSize: [number, number]; channels: number; nClasses: number };
   try {
-    meta = createDatasetRegistry().get(String(conf.dataset?.name)).meta;
+    // The run's registry (plug-in datasets included), or the built-ins for a bare container.
+    const registry = container.isRegistered(DATASET_REGISTRY, true)
+      ? container.resolve<DatasetRegistry>(DATASET_REGISTRY)
+      : createDatasetRegistry();
+    meta = registry.get(String(conf.dataset?.name)).meta;
   } catch {
-    return undefined; // a plug-in's dataset: no size known here
+    return undefined; // a dataset with no size known here
   }
   if (md == null) return undefined;
   const batch = Number(conf.nas?.search?.loader?.train_batch) || 32;

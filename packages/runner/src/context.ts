@@ -2,7 +2,12 @@
 // two things each training needs from the run: its data and its gradient engine. In a module of its
 // own so that phases and trials both import it and neither imports the other.
 import type { LoaderSection, ModelDescSection, TrainerSection, TsnasProfile } from '@tsnas/config';
-import { getData, type DataLoaders as LoadedData } from '@tsnas/datasets';
+import {
+  DATASET_REGISTRY,
+  type DatasetRegistry,
+  getData,
+  type DataLoaders as LoadedData,
+} from '@tsnas/datasets';
 import type { ConfModelDesc, ModelDesc } from '@tsnas/descs';
 import type { GradientEngine, TrainerConf, TrainerEvent } from '@tsnas/trainer';
 import { createGradientEngine } from '@tsnas/trainer/parallel';
@@ -97,7 +102,12 @@ export async function loadData(
   loaderConf: any,
   confPath: string,
 ): Promise<LoadedData> {
+  // The run's providers (built-ins and the plug-in's); a container built by hand has the built-ins.
+  const registry = ctx.container.isRegistered(DATASET_REGISTRY, true)
+    ? ctx.container.resolve<DatasetRegistry>(DATASET_REGISTRY)
+    : undefined;
   return getData(loaderConf, {
+    registry,
     seed: ctx.seed,
     confPath,
     // A data root given explicitly wins over a profile's `dataset.embedded: true`.

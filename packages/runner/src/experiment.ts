@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join, resolve } from 'node:path';
 import { initBackend, writeFileAtomic } from '@tsnas/backend';
 import { dumpConfig, type TsnasProfile } from '@tsnas/config';
+import { createDatasetRegistry, DATASET_REGISTRY } from '@tsnas/datasets';
 import {
   getGenotype,
   genotypeToTemplate,
@@ -141,6 +142,7 @@ export function createRunContainer(
   c.register(ARCH_TRAINER, { useFactory: () => null });
   c.register(TRAINER, { useValue: Trainer });
   c.register(FINALIZERS, { useValue: FinalizerRegistry.withDefaults() });
+  c.register(DATASET_REGISTRY, { useValue: createDatasetRegistry() });
   c.register(SEARCHER, { useValue: new Searcher() });
   c.register(EVALUATER, { useValue: new Evaluater() });
   c.register(TRIAL_EXECUTOR, { useValue: new InProcessTrialExecutor() });

@@ -1,9 +1,15 @@
 // An algorithm plug-in is a plain typed object (like ESLint or Rollup plug-ins) that declares what
-// it adds: its default profile, its model-desc builder, arch trainer, ops and finalizers. The
+// it adds: its default profile, its model-desc builder, arch trainer, ops, finalizers and datasets. The
 // runner registers the declared parts in each run's container itself and records the package the
 // plug-in was loaded from as their owner; `register` remains for anything else.
 import type { LoadedConfig, TsnasProfile } from '@tsnas/config';
 import { validateConfig } from '@tsnas/config';
+import {
+  createDatasetRegistry,
+  DATASET_REGISTRY,
+  type DatasetProvider,
+  type DatasetRegistry,
+} from '@tsnas/datasets';
 import type { ModelDescBuilder } from '@tsnas/descs';
 import { findOp, type OpFactory, registerOp } from '@tsnas/ops';
 import type { DependencyContainer } from 'tsyringe';
@@ -55,6 +61,11 @@ export interface AlgoPlugin {
   /** Finalizers by name (a Finalizer class, or a function making one); `nas.search.finalizer` picks one. */
   finalizers?: Readonly<Record<string, FinalizerMaker>>;
   /**
+   * Dataset providers by name, beside the built-ins: `dataset.name` (or `--dataset`) picks one.
+   * The profile still gives the network's `dataset.n_classes` and `dataset.channels`.
+   */
+  datasets?: Readonly<Record<string, DatasetProvider>>;
+  /**
    * A zod schema of the plug-in's own profile section, `nas.search.<name>`: validated with the
    * rest of the profile (errors name file, line and key), its output replaces the section.
    */
@@ -87,6 +98,18 @@ function instanceOf<T>(x: ClassOrInstance<T>): T {
 }
 
 /**
+ * The run container's own dataset registry (createRunContainer makes one per run); a container
+ * without one gets a fresh one of the built-ins, so a plug-in's datasets never land in a parent's
+ * registry that later runs would share.
+ */
+function datasetRegistryOf(c: DependencyContainer): DatasetRegistry {
+  if (c.isRegistered(DATASET_REGISTRY)) return c.resolve<DatasetRegistry>(DATASET_REGISTRY);
+  const registry = createDatasetRegistry();
+  c.register(DATASET_REGISTRY, { useValue: registry });
+  return registry;
+}
+
+/**
  * Registers what `source.plugin` declares in a run's container `c` (which already holds the
  * runner's defaults), owned by the plug-in's package, then calls its `register` with `conf`.
  */
@@ -114,6 +137,27 @@ export function installPlugin(c: DependencyContainer, source: AlgoSource, conf?:
   if (plugin.finalizers) {
     const finalizers = c.resolve<FinalizerRegistry>(FINALIZERS);
     for (const [name, make] of Object.entries(plugin.finalizers)) finalizers.register(name, make, owner);
+  }
+  if (plugin.datasets) {
+    const datasets = datasetRegistryOf(c);
+    for (const [name, provider] of Object.entries(plugin.datasets)) {
+      if (
+        typeof provider?.load !== 'function' ||
+        typeof provider.meta !== 'object' ||
+        provider.meta === null
+      ) {
+        throw new UsageError(
+          `${owner} (plug-in '${plugin.name}'): datasets.${name} is not a dataset provider: expected { meta, load(options) }`,
+        );
+      }
+      const existing = datasets.ownerOf(name);
+      if (existing !== undefined) {
+        throw new UsageError(
+          `dataset '${name}' is registered twice: by ${existing} and by ${owner} (plug-in '${plugin.name}'); rename one of them`,
+        );
+      }
+      datasets.register(name, provider, owner);
+    }
   }
   if (plugin.register) {
     // A register written for the profile (two parameters) cannot run without one.

@@ -74,7 +74,8 @@ function isAlgoPlugin(p: unknown): p is AlgoPlugin {
     (typeof o.config === 'string' || o.config instanceof URL) &&
     (o.register === undefined || typeof o.register === 'function') &&
     (o.ops === undefined || (typeof o.ops === 'object' && o.ops !== null)) &&
-    (o.finalizers === undefined || (typeof o.finalizers === 'object' && o.finalizers !== null))
+    (o.finalizers === undefined || (typeof o.finalizers === 'object' && o.finalizers !== null)) &&
+    (o.datasets === undefined || (typeof o.datasets === 'object' && o.datasets !== null))
   );
 }
 
