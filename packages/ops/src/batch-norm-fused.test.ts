@@ -51,8 +51,9 @@ function run(affine: boolean, shape: [number, number, number, number]): BnRun {
       y = tf.keep(bn.forward(x, true));
       return tf.sum(tf.mul(y, w)) as tf.Scalar;
     };
-    const grads: Record<string, tf.Tensor> =
-      vars.length > 0 ? tf.variableGrads(loss, vars).grads : (loss(), {});
+    let grads: Record<string, tf.Tensor> = {};
+    if (vars.length > 0) grads = tf.variableGrads(loss, vars).grads;
+    else loss();
     const dx = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(bn.forward(t as tf.Tensor4D, true), w)))(x);
     const out = {
       y: Array.from(y.dataSync()),
