@@ -17,6 +17,36 @@ const natives = new Map<string, tf.KernelConfig>();
 
 type Shape4 = [number, number, number, number];
 
+/** A native wasm kernel we replaced, for the cases our kernels do not cover. */
+function delegate(kernelName: string, args: Parameters<tf.KernelFunc>[0]) {
+  const native = natives.get(kernelName);
+  if (native == null) throw new Error(`@tsnas/backend: wasm has no ${kernelName} kernel to fall back on`);
+  return native.kernelFunc(args);
+}
+
+function sizeOf(t: tf.TensorInfo): number {
+  return tf.util.sizeFromShape(t.shape);
+}
+
+/** The output tensor a SIMD kernel writes into. */
+function output(args: Parameters<tf.KernelFunc>[0], shape: number[]): tf.TensorInfo {
+  return (args.backend as unknown as WasmBackendLike).makeOutput(shape, 'float32');
+}
+
+function requireSimd(args: Parameters<tf.KernelFunc>[0], kernelName: string) {
+  const simd = simdKernels(args.backend);
+  if (simd == null) throw new Error(`@tsnas/backend: ${kernelName} needs the SIMD module`);
+  return simd;
+}
+
+/**
+ * Whether our kernel `kernelName` is the one registered for wasm and can run now: the current
+ * backend is wasm and the SIMD module is loaded. The `...Available()` checks callers use.
+ */
+function ourSimdKernelRuns(kernelName: string): boolean {
+  return tf.getBackend() === 'wasm' && isOurWasmKernel(kernelName) && simdKernels(tf.backend()) != null;
+}
+
 function requireNhwc(kernel: string, dataFormat: string | undefined): void {
   if (dataFormat != null && dataFormat !== 'NHWC') {
     throw new Error(`${kernel} on wasm (@tsnas/backend): only NHWC is supported, got ${dataFormat}`);
@@ -67,10 +97,17 @@ function simdDepthwise(info: tf.backend_util.Conv2DInfo, ...tensors: tf.TensorIn
   );
 }
 
+/** A depthwise convolution's geometry from its kernel attributes (forward or either gradient). */
 function depthwiseInfo(
   inputShape: Shape4,
   filterShape: Shape4,
-  attrs: tf.DepthwiseConv2dNativeBackpropInputAttrs | tf.DepthwiseConv2dNativeBackpropFilterAttrs,
+  attrs: {
+    strides: tf.FusedDepthwiseConv2DAttrs['strides'];
+    pad: tf.FusedDepthwiseConv2DAttrs['pad'];
+    dimRoundingMode?: tf.FusedDepthwiseConv2DAttrs['dimRoundingMode'];
+    dilations?: tf.FusedDepthwiseConv2DAttrs['dilations'];
+    dataFormat?: 'NHWC' | 'NCHW';
+  },
 ) {
   return tf.backend_util.computeConv2DInfo(
     inputShape,
@@ -80,6 +117,7 @@ function depthwiseInfo(
     attrs.pad,
     attrs.dimRoundingMode,
     true,
+    tf.backend_util.convertConv2DDataFormat(attrs.dataFormat ?? 'NHWC'),
   );
 }
 
@@ -89,7 +127,7 @@ const depthwiseBackpropInput: tf.KernelFunc = (args) => {
   const info = depthwiseInfo(attrs.inputShape, filter.shape as Shape4, attrs);
   const simd = simdKernels(args.backend);
   if (simd != null && simdDepthwise(info, dy, filter)) {
-    const dx = (args.backend as unknown as WasmBackendLike).makeOutput(attrs.inputShape, 'float32');
+    const dx = output(args, attrs.inputShape);
     const b = args.backend;
     simd.dw_conv_input_grad(offsetOf(b, dy), offsetOf(b, filter), offsetOf(b, dx), ...convGeometry(info));
     return dx;
@@ -103,7 +141,7 @@ const depthwiseBackpropFilter: tf.KernelFunc = (args) => {
   const info = depthwiseInfo(x.shape as Shape4, attrs.filterShape, attrs);
   const simd = simdKernels(args.backend);
   if (simd != null && simdDepthwise(info, x, dy)) {
-    const df = (args.backend as unknown as WasmBackendLike).makeOutput(attrs.filterShape, 'float32');
+    const df = output(args, attrs.filterShape);
     const b = args.backend;
     simd.dw_conv_filter_grad(offsetOf(b, x), offsetOf(b, dy), offsetOf(b, df), ...convGeometry(info));
     return df;
@@ -112,22 +150,6 @@ const depthwiseBackpropFilter: tf.KernelFunc = (args) => {
     depthwiseConvFilterGrad(t.x as tf.Tensor4D, t.dy as tf.Tensor4D, attrs.filterShape, info),
   );
 };
-
-/** A native wasm kernel we replaced, for the cases our kernels do not cover. */
-function delegate(kernelName: string, args: Parameters<tf.KernelFunc>[0]) {
-  const native = natives.get(kernelName);
-  if (native == null) throw new Error(`@tsnas/backend: wasm has no ${kernelName} kernel to fall back on`);
-  return native.kernelFunc(args);
-}
-
-function sizeOf(t: tf.TensorInfo): number {
-  return tf.util.sizeFromShape(t.shape);
-}
-
-/** The output tensor a SIMD kernel writes into. */
-function output(args: Parameters<tf.KernelFunc>[0], shape: number[]): tf.TensorInfo {
-  return (args.backend as unknown as WasmBackendLike).makeOutput(shape, 'float32');
-}
 
 /**
  * Depthwise convolution (and the fused form with a bias, no activation) in our SIMD kernel:
@@ -144,16 +166,7 @@ function depthwiseForward(kernelName: string): tf.KernelFunc {
     const simd = simdKernels(args.backend);
     const linear = attrs.activation == null || attrs.activation === 'linear';
     if (simd != null && x != null && filter != null && linear && preluActivationWeights == null) {
-      const info = tf.backend_util.computeConv2DInfo(
-        x.shape as Shape4,
-        filter.shape as Shape4,
-        attrs.strides,
-        attrs.dilations ?? 1,
-        attrs.pad,
-        attrs.dimRoundingMode,
-        true,
-        tf.backend_util.convertConv2DDataFormat(attrs.dataFormat ?? 'NHWC'),
-      );
+      const info = depthwiseInfo(x.shape as Shape4, filter.shape as Shape4, attrs);
       const perChannelBias = bias == null || (sizeOf(bias) === info.outChannels && bias.dtype === 'float32');
       if (simdDepthwise(info, x, filter) && perChannelBias) {
         const y = output(args, info.outShape);
@@ -250,8 +263,7 @@ export const BATCH_NORM_GRAD = 'TsnasBatchNormGrad';
  * with the SIMD module, channels a multiple of 4. Callers compose tfjs ops otherwise.
  */
 export function fusedBatchNormAvailable(channels: number): boolean {
-  if (channels % 4 !== 0 || tf.getBackend() !== 'wasm') return false;
-  return isOurWasmKernel(BATCH_NORM_TRAIN) && simdKernels(tf.backend()) != null;
+  return channels % 4 === 0 && ourSimdKernelRuns(BATCH_NORM_TRAIN);
 }
 
 function bnShape(t: tf.TensorInfo): [number, number] {
@@ -267,8 +279,7 @@ function bnShape(t: tf.TensorInfo): [number, number] {
 const batchNormTrain: tf.KernelFunc = (args) => {
   const { x, runningMean, runningVar } = args.inputs as Record<string, tf.TensorInfo>;
   const { momentum, eps } = args.attrs as unknown as { momentum: number; eps: number };
-  const simd = simdKernels(args.backend);
-  if (simd == null) throw new Error(`@tsnas/backend: ${BATCH_NORM_TRAIN} needs the SIMD module`);
+  const simd = requireSimd(args, BATCH_NORM_TRAIN);
   const [p, c] = bnShape(x);
   const y = output(args, x.shape);
   const [invStd, nextMean, nextVar] = [0, 1, 2].map(() => output(args, [c]));
@@ -292,8 +303,7 @@ const batchNormTrain: tf.KernelFunc = (args) => {
 /** inputs dy, xhat, scale -> [dx, sum(dy), sum(dy * xhat)] (sums per channel). */
 const batchNormGrad: tf.KernelFunc = (args) => {
   const { dy, xhat, scale } = args.inputs as Record<string, tf.TensorInfo>;
-  const simd = simdKernels(args.backend);
-  if (simd == null) throw new Error(`@tsnas/backend: ${BATCH_NORM_GRAD} needs the SIMD module`);
+  const simd = requireSimd(args, BATCH_NORM_GRAD);
   const [p, c] = bnShape(dy);
   const dx = output(args, dy.shape);
   const [sumDy, sumDyXhat] = [0, 1].map(() => output(args, [c]));
@@ -316,7 +326,7 @@ export const SGD_STEP = 'TsnasSgdStep';
 
 /** Whether SGD_STEP runs on the current backend (wasm with the SIMD module). */
 export function fusedSgdAvailable(): boolean {
-  return tf.getBackend() === 'wasm' && isOurWasmKernel(SGD_STEP) && simdKernels(tf.backend()) != null;
+  return ourSimdKernelRuns(SGD_STEP);
 }
 
 /**
@@ -331,12 +341,10 @@ const sgdStep: tf.KernelFunc = (args) => {
     weightDecay: number;
     nesterov: boolean;
   };
-  const simd = simdKernels(args.backend);
-  if (simd == null || v == null || g == null)
-    throw new Error(`@tsnas/backend: ${SGD_STEP} needs the SIMD module`);
-  if (v.dtype !== 'float32' || g.dtype !== 'float32' || sizeOf(v) !== sizeOf(g)) {
+  const simd = requireSimd(args, SGD_STEP);
+  if (v == null || g == null || v.dtype !== 'float32' || g.dtype !== 'float32' || sizeOf(v) !== sizeOf(g)) {
     throw new Error(
-      `@tsnas/backend: ${SGD_STEP} needs float32 v and g of one size, got [${v.shape}] and [${g.shape}]`,
+      `@tsnas/backend: ${SGD_STEP} needs float32 v and g of one size, got [${v?.shape}] and [${g?.shape}]`,
     );
   }
   const b = args.backend;
@@ -365,13 +373,7 @@ export const DOT = 'TsnasDot';
 
 /** Whether WEIGHTED_SUM and DOT run on the current backend (wasm with the SIMD module). */
 export function fusedWeightedSumAvailable(): boolean {
-  return tf.getBackend() === 'wasm' && isOurWasmKernel(WEIGHTED_SUM) && simdKernels(tf.backend()) != null;
-}
-
-function requireSimd(args: Parameters<tf.KernelFunc>[0], kernelName: string) {
-  const simd = simdKernels(args.backend);
-  if (simd == null) throw new Error(`@tsnas/backend: ${kernelName} needs the SIMD module`);
-  return simd;
+  return ourSimdKernelRuns(WEIGHTED_SUM);
 }
 
 const weightedSumKernel: tf.KernelFunc = (args) => {
@@ -426,13 +428,7 @@ export const POINTWISE_FILTER_GRAD = 'TsnasPointwiseFilterGrad';
  * XNNPACK's matMul wins; ours reads and writes the small result in L1 for every pixel).
  */
 export function fusedPointwiseFilterGradAvailable(inChannels: number, outChannels: number): boolean {
-  return (
-    outChannels % 4 === 0 &&
-    inChannels * outChannels <= 64 &&
-    tf.getBackend() === 'wasm' &&
-    isOurWasmKernel(POINTWISE_FILTER_GRAD) &&
-    simdKernels(tf.backend()) != null
-  );
+  return outChannels % 4 === 0 && inChannels * outChannels <= 64 && ourSimdKernelRuns(POINTWISE_FILTER_GRAD);
 }
 
 /** inputs x [..., ci], dy [..., co] (same leading size) -> [ci, co]. */
@@ -484,7 +480,7 @@ const maxPoolGrad: tf.KernelFunc = (args) => {
   );
   const simd = simdKernels(args.backend);
   if (simd != null && dy.dtype === 'float32' && input.dtype === 'float32') {
-    const dx = (args.backend as unknown as WasmBackendLike).makeOutput(input.shape, 'float32');
+    const dx = output(args, input.shape);
     const b = args.backend;
     const [n, h, w, c, ho, wo, kh, kw, sh, sw, , , pt, pl] = convGeometry(info);
     simd.max_pool_grad(
@@ -560,68 +556,44 @@ function leadingReduction(kernelName: string, mean: boolean): tf.KernelFunc {
   };
 }
 
+/** A kernel of ours for wasm. */
+function wasmKernel(kernelName: string, kernelFunc: tf.KernelFunc): tf.KernelConfig {
+  return { kernelName, backendName: 'wasm', kernelFunc };
+}
+
+/**
+ * A kernel of ours that falls back on wasm's own for some inputs: wasm's kernel still needs its
+ * setup when the backend initialises.
+ */
+function overNative(kernelName: string, kernelFunc: tf.KernelFunc): tf.KernelConfig {
+  return {
+    ...wasmKernel(kernelName, kernelFunc),
+    setupFunc: (backend) => natives.get(kernelName)?.setupFunc?.(backend),
+  };
+}
+
 /** The kernels @tsnas/backend adds to the wasm backend, by tfjs kernel name. */
 export const wasmTrainingKernels: readonly tf.KernelConfig[] = [
-  { kernelName: tf.Conv2DBackpropFilter, backendName: 'wasm', kernelFunc: conv2DBackpropFilter },
-  {
-    kernelName: tf.DepthwiseConv2dNativeBackpropInput,
-    backendName: 'wasm',
-    kernelFunc: depthwiseBackpropInput,
-  },
-  {
-    kernelName: tf.DepthwiseConv2dNativeBackpropFilter,
-    backendName: 'wasm',
-    kernelFunc: depthwiseBackpropFilter,
-  },
-  { kernelName: tf.UnsortedSegmentSum, backendName: 'wasm', kernelFunc: unsortedSegmentSum },
-  { kernelName: tf.MaxPoolGrad, backendName: 'wasm', kernelFunc: maxPoolGrad },
-  {
-    kernelName: tf.Sum,
-    backendName: 'wasm',
-    kernelFunc: leadingReduction(tf.Sum, false),
-    // wasm's own kernel, which we delegate to, needs its setup when the backend initialises.
-    setupFunc: (backend) => natives.get(tf.Sum)?.setupFunc?.(backend),
-  },
-  {
-    kernelName: tf.Mean,
-    backendName: 'wasm',
-    kernelFunc: leadingReduction(tf.Mean, true),
-    setupFunc: (backend) => natives.get(tf.Mean)?.setupFunc?.(backend),
-  },
-  { kernelName: tf.Conv2DBackpropInput, backendName: 'wasm', kernelFunc: conv2DBackpropInput },
-  { kernelName: tf.OneHot, backendName: 'wasm', kernelFunc: oneHot },
-  ...[tf.DepthwiseConv2dNative, tf.FusedDepthwiseConv2D].map(
-    (kernelName): tf.KernelConfig => ({
-      kernelName,
-      backendName: 'wasm',
-      kernelFunc: depthwiseForward(kernelName),
-      setupFunc: (backend) => natives.get(kernelName)?.setupFunc?.(backend),
-    }),
-  ),
-  { kernelName: BATCH_NORM_TRAIN, backendName: 'wasm', kernelFunc: batchNormTrain },
-  { kernelName: SGD_STEP, backendName: 'wasm', kernelFunc: sgdStep },
-  { kernelName: WEIGHTED_SUM, backendName: 'wasm', kernelFunc: weightedSumKernel },
-  { kernelName: DOT, backendName: 'wasm', kernelFunc: dotKernel },
-  { kernelName: POINTWISE_FILTER_GRAD, backendName: 'wasm', kernelFunc: pointwiseFilterGrad },
-  { kernelName: BATCH_NORM_GRAD, backendName: 'wasm', kernelFunc: batchNormGrad },
-  {
-    kernelName: tf.Identity,
-    backendName: 'wasm',
-    kernelFunc: identity,
-    setupFunc: (backend) => natives.get(tf.Identity)?.setupFunc?.(backend),
-  },
-  {
-    kernelName: tf.Concat,
-    backendName: 'wasm',
-    kernelFunc: concat,
-    setupFunc: (backend) => natives.get(tf.Concat)?.setupFunc?.(backend),
-  },
-  {
-    kernelName: tf.Slice,
-    backendName: 'wasm',
-    kernelFunc: slice,
-    setupFunc: (backend) => natives.get(tf.Slice)?.setupFunc?.(backend),
-  },
+  wasmKernel(tf.Conv2DBackpropFilter, conv2DBackpropFilter),
+  wasmKernel(tf.DepthwiseConv2dNativeBackpropInput, depthwiseBackpropInput),
+  wasmKernel(tf.DepthwiseConv2dNativeBackpropFilter, depthwiseBackpropFilter),
+  wasmKernel(tf.UnsortedSegmentSum, unsortedSegmentSum),
+  wasmKernel(tf.MaxPoolGrad, maxPoolGrad),
+  overNative(tf.Sum, leadingReduction(tf.Sum, false)),
+  overNative(tf.Mean, leadingReduction(tf.Mean, true)),
+  wasmKernel(tf.Conv2DBackpropInput, conv2DBackpropInput),
+  wasmKernel(tf.OneHot, oneHot),
+  overNative(tf.DepthwiseConv2dNative, depthwiseForward(tf.DepthwiseConv2dNative)),
+  overNative(tf.FusedDepthwiseConv2D, depthwiseForward(tf.FusedDepthwiseConv2D)),
+  overNative(tf.Identity, identity),
+  overNative(tf.Concat, concat),
+  overNative(tf.Slice, slice),
+  wasmKernel(BATCH_NORM_TRAIN, batchNormTrain),
+  wasmKernel(BATCH_NORM_GRAD, batchNormGrad),
+  wasmKernel(SGD_STEP, sgdStep),
+  wasmKernel(WEIGHTED_SUM, weightedSumKernel),
+  wasmKernel(DOT, dotKernel),
+  wasmKernel(POINTWISE_FILTER_GRAD, pointwiseFilterGrad),
 ];
 
 const ours = new WeakSet<tf.KernelConfig>(wasmTrainingKernels);
