@@ -8,6 +8,7 @@ import {
   ModuleList,
   Op,
   type WeightedOp,
+  weightedSum,
 } from '@tsnas/ops';
 import * as tf from '@tensorflow/tfjs-core';
 
@@ -96,15 +97,18 @@ export class MixedOp extends Op {
 
   forward(x: tf.Tensor4D | tf.Tensor4D[], training: boolean): tf.Tensor4D {
     const input = Array.isArray(x) ? x[0] : x;
-    const w = tf.softmax(this.alphas);
-    const weights = tf.unstack(w);
+    const weights = tf.unstack(tf.softmax(this.alphas)) as tf.Scalar[];
     const terms: tf.Tensor4D[] = [];
+    const used: tf.Scalar[] = [];
     this.children.items.forEach((op, k) => {
       // `none` outputs zeros: its term adds nothing to the sum or to any gradient, so skip the work.
       if (this.primitives[k] === 'none') return;
-      terms.push(tf.mul(op.forward(input, training), weights[k]));
+      terms.push(op.forward(input, training));
+      used.push(weights[k]);
     });
-    return tf.addN(terms);
+    // One tape node (one SIMD kernel on wasm) instead of a product per primitive and an addN, whose
+    // gradients would cost ~6 kernels per primitive and copies of every term.
+    return weightedSum(terms, used);
   }
 
   /** Softmax weights of the primitives (in PRIMITIVES order). */

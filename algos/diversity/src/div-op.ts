@@ -7,7 +7,9 @@ import {
   type FinalizedOp,
   ModuleList,
   Op,
+  sumOf,
   type WeightedOp,
+  weightedSum,
 } from '@tsnas/ops';
 import { UsageError } from '@tsnas/runner';
 import * as tf from '@tensorflow/tfjs-core';
@@ -88,9 +90,12 @@ export class DivOp extends Op {
       index.push(k);
     });
     this.collector?.(outputs);
-    if (!this.alphas) return tf.addN(outputs.map((o) => o.output)) as tf.Tensor4D;
-    const weights = tf.unstack(tf.softmax(this.alphas));
-    return tf.addN(outputs.map((o, i) => tf.mul(o.output, weights[index[i]]))) as tf.Tensor4D;
+    if (!this.alphas) return sumOf(outputs.map((o) => o.output));
+    const weights = tf.unstack(tf.softmax(this.alphas)) as tf.Scalar[];
+    return weightedSum(
+      outputs.map((o) => o.output),
+      index.map((k) => weights[k]),
+    );
   }
 
   /** The raw alphas in primitive order (null with `noalpha`). */

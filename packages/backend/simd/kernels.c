@@ -384,6 +384,16 @@ void scale_add(float *y, const float *t, const float *w, int n, int first) {
   }
 }
 
+/** dx[i] = dy[i] where x[i] > 0, else 0: ReLU's gradient in one pass (tfjs: step(x), then a product). */
+EXPORT(relu_grad)
+void relu_grad(const float *dy, const float *x, float *dx, int n) {
+  v128_t zero4 = wasm_f32x4_splat(0.0f);
+  int i = 0;
+  for (; i + 4 <= n; i += 4)
+    wasm_v128_store(dx + i, wasm_v128_and(wasm_v128_load(dy + i), wasm_f32x4_gt(wasm_v128_load(x + i), zero4)));
+  for (; i < n; i++) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+}
+
 /** out[0] = sum of a[i] * b[i] over n values, summed in chunks of 4096 (see channel_sums). */
 EXPORT(dot)
 void dot(const float *a, const float *b, float *out, int n) {

@@ -154,3 +154,37 @@ describe('SGD on wasm runs as one fused kernel per variable', () => {
     expect(wasm.state.length).toBe(conf.momentum !== 0 ? 1 : 0);
   });
 });
+
+describe('gradient clipping on wasm', () => {
+  it('takes the global norm with one SIMD dot per gradient and clips as on cpu', async () => {
+    const { initBackend, fusedWeightedSumAvailable } = await import('@tsnas/backend');
+    // 4*3+2 values: both the 4-lane blocks and the scalar tail of the dot.
+    const values = Array.from({ length: 14 }, (_, i) => Math.sin(i + 1) * (i + 2));
+    const clip = () => {
+      const grads = new Map([
+        ['a', tf.tensor2d(values, [2, 7])],
+        ['b', tf.tensor1d([3, -4, 12])],
+      ]);
+      const clipped = clipByGlobalNorm(grads, 2);
+      const out = [...clipped.values()].map((t) => Array.from(t.dataSync()));
+      tf.dispose([...clipped.values()]);
+      return { out };
+    };
+    await initBackend({ backend: 'wasm' });
+    expect(fusedWeightedSumAvailable()).toBe(true);
+    const before = tf.memory().numTensors;
+    const info = await tf.profile(() => {
+      tf.dispose(clipByGlobalNorm(new Map([['a', tf.tensor1d(values)]]), 1).get('a'));
+    });
+    expect(info.kernelNames).toContain('TsnasDot');
+    expect(info.kernelNames).not.toContain('Square');
+    const wasm = clip();
+    expect(tf.memory().numTensors - before, 'tensors left behind').toBe(0);
+    await tf.setBackend('cpu');
+    const cpu = clip();
+    const norm = Math.hypot(...values, 3, 4, 12);
+    expect(cpu.out[1][2]).toBeCloseTo((12 * 2) / norm, 6);
+    for (const [i, g] of wasm.out.entries())
+      for (const [j, v] of g.entries()) expect(v, `gradient ${i} value ${j}`).toBeCloseTo(cpu.out[i][j], 6);
+  });
+});

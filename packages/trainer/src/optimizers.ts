@@ -2,7 +2,7 @@
 // initialised to the first gradient, Adam with bias correction), so hyperparameters from Archai's
 // profiles mean the same thing here. State is plain named tensors, for checkpoints.
 import * as tf from '@tensorflow/tfjs-core';
-import { fusedSgdAvailable, SGD_STEP } from '@tsnas/backend';
+import { DOT, fusedSgdAvailable, fusedWeightedSumAvailable, SGD_STEP } from '@tsnas/backend';
 
 export interface OptimizerConf {
   type: string;
@@ -175,7 +175,14 @@ export function createOptimizer(conf: OptimizerConf, keyPath = 'optimizer'): Opt
 export function clipByGlobalNorm(grads: Map<string, tf.Tensor>, maxNorm: number): Map<string, tf.Tensor> {
   const list = [...grads.values()];
   if (list.length === 0) return grads;
-  const norm = tf.tidy(() => tf.sqrt(tf.addN(list.map((g) => tf.sum(tf.square(g))))).dataSync()[0]);
+  // On wasm one SIMD kernel per gradient (sum of squares as g.g) instead of a square and a
+  // reduction of several kernels each: a supernet has hundreds of weight tensors.
+  const fused = fusedWeightedSumAvailable();
+  const squares = (g: tf.Tensor) =>
+    fused && g.dtype === 'float32'
+      ? (tf.engine().runKernel(DOT, { a: g, b: g }, {}) as tf.Scalar)
+      : tf.sum(tf.square(g));
+  const norm = tf.tidy(() => tf.sqrt(tf.addN(list.map(squares))).dataSync()[0]);
   const coef = maxNorm / (norm + 1e-6);
   if (coef >= 1) return grads;
   const out = new Map<string, tf.Tensor>();

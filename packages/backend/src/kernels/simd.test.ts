@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { randn, relError, setupBackends, tensor } from '../../test/helpers.js';
 import { setSimdKernelsEnabled, simdKernels } from './simd.js';
+import { RELU_GRAD } from './wasm-kernels.js';
 
 type Pad = tf.Conv2DAttrs['pad'];
 type Shape4 = [number, number, number, number];
@@ -206,6 +207,26 @@ describe('SIMD kernels on the wasm backend', () => {
       const [s1, s2] = bothPaths(() => tf.slice(tensor(a), begin, size));
       expect(Array.from(s1), `slice ${begin} ${size}`).toEqual(Array.from(s2));
     }
+  });
+
+  it.each([7, 8, 4 * 33 + 3])("ReLU's gradient (RELU_GRAD) is tfjs's dy * step(x) on %i values", (n) => {
+    const x = randn([n], 80).data;
+    x[0] = 0; // step(0) = 0: no gradient at the kink
+    x[n - 1] = -0.5;
+    const dy = randn([n], 81).data;
+    const ours = tf.tidy(() =>
+      tf.engine().runKernel(RELU_GRAD, { dy: tf.tensor1d(dy), x: tf.tensor1d(x) }, {}),
+    ) as tf.Tensor;
+    const plain = tf.tidy(() => tf.mul(tf.tensor1d(dy), tf.step(tf.tensor1d(x))));
+    // +0 and -0 compare equal here: the kernel writes +0 where the product gives -0.
+    expect(Array.from(ours.dataSync()).map((v) => v + 0)).toEqual(
+      Array.from(plain.dataSync()).map((v) => v + 0),
+    );
+    expect(ours.dataSync()[0]).toBe(0);
+    tf.dispose([ours, plain]);
+    expect(() =>
+      tf.tidy(() => tf.engine().runKernel(RELU_GRAD, { dy: tf.zeros([3]), x: tf.zeros([4]) }, {})),
+    ).toThrow(/TsnasReluGrad needs float32 dy and x of one size, got \[3\] and \[4\]/);
   });
 
   it('leave no tensors behind', () => {

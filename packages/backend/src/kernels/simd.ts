@@ -52,6 +52,7 @@ export interface SimdKernels {
   ): void;
   scale_add(y: Ptr, t: Ptr, w: Ptr, n: number, first: number): void;
   dot(a: Ptr, b: Ptr, out: Ptr, n: number): void;
+  relu_grad(dy: Ptr, x: Ptr, dx: Ptr, n: number): void;
   pointwise_filter_grad(x: Ptr, dy: Ptr, dw: Ptr, p: number, ci: number, co: number): void;
   batch_norm_grad(
     ...args: [dy: Ptr, xhat: Ptr, scale: Ptr, dx: Ptr, sumDy: Ptr, sumDyXhat: Ptr, p: number, c: number]

@@ -419,6 +419,28 @@ const dotKernel: tf.KernelFunc = (args) => {
   return out;
 };
 
+/** Kernel name: ReLU's gradient, dy where x > 0 (inputs dy, x), in one call. */
+export const RELU_GRAD = 'TsnasReluGrad';
+
+/** Whether RELU_GRAD runs on the current backend (wasm with the SIMD module). */
+export function fusedReluGradAvailable(): boolean {
+  return ourSimdKernelRuns(RELU_GRAD);
+}
+
+const reluGrad: tf.KernelFunc = (args) => {
+  const simd = requireSimd(args, RELU_GRAD);
+  const { dy, x } = args.inputs as Record<string, tf.TensorInfo>;
+  if (sizeOf(dy) !== sizeOf(x) || dy.dtype !== 'float32' || x.dtype !== 'float32') {
+    throw new Error(
+      `@tsnas/backend: ${RELU_GRAD} needs float32 dy and x of one size, got [${dy.shape}] and [${x.shape}]`,
+    );
+  }
+  const dx = output(args, dy.shape);
+  const be = args.backend;
+  simd.relu_grad(offsetOf(be, dy), offsetOf(be, x), offsetOf(be, dx), sizeOf(dy));
+  return dx;
+};
+
 /** Kernel name: a 1x1 convolution's filter gradient x^T dy over all pixels, [ci, co], in one call. */
 export const POINTWISE_FILTER_GRAD = 'TsnasPointwiseFilterGrad';
 
@@ -593,6 +615,7 @@ export const wasmTrainingKernels: readonly tf.KernelConfig[] = [
   wasmKernel(SGD_STEP, sgdStep),
   wasmKernel(WEIGHTED_SUM, weightedSumKernel),
   wasmKernel(DOT, dotKernel),
+  wasmKernel(RELU_GRAD, reluGrad),
   wasmKernel(POINTWISE_FILTER_GRAD, pointwiseFilterGrad),
 ];
 
