@@ -3,7 +3,7 @@
 // which threads do the forward and backward passes.
 import * as tf from '@tensorflow/tfjs-core';
 import type { TrainableModel } from './trainable.js';
-import { accumulateChunks, chunkRanges, type LossFn } from './gradients.js';
+import { accumulateChunks, chunkRanges, type EvalSums, evalSums, type LossFn } from './gradients.js';
 
 export interface GradientTask {
   x: tf.Tensor4D;
@@ -31,6 +31,11 @@ export interface GradientEngine {
   /** Threads that compute gradients (1: this one only). */
   readonly replicas: number;
   compute(model: TrainableModel, task: GradientTask): GradientResult;
+  /**
+   * The model in eval mode on a batch (validation, test), split over the engine's threads like
+   * compute; absent: the trainer evaluates in its own thread.
+   */
+  evaluate?(model: TrainableModel, x: tf.Tensor4D, y: tf.Tensor1D, smoothing: number): EvalSums;
   /** The drop-path probability the trainer set on its model, for replicas in other threads. */
   setDropPathProb(p: number): void;
   /** Frees the engine's threads; the engine cannot be used afterwards. */
@@ -61,6 +66,10 @@ export class InProcessGradientEngine implements GradientEngine {
       top5: part.top5Sum / n,
       grads: task.zerosForMissing ? withZeros(part.grads, task.vars) : part.grads,
     };
+  }
+
+  evaluate(model: TrainableModel, x: tf.Tensor4D, y: tf.Tensor1D, smoothing: number): EvalSums {
+    return evalSums(model, x, y, smoothing);
   }
 
   setDropPathProb(_p: number): void {}

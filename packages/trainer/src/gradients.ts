@@ -31,6 +31,24 @@ export function modelLoss(
   return { loss, logits };
 }
 
+/** Eval-mode sums over some rows: the loss times rows and the top-1 / top-5 hits. */
+export interface EvalSums {
+  lossSum: number;
+  top1Sum: number;
+  top5Sum: number;
+}
+
+/** The model in eval mode (BN running statistics, no tape) on `x`: sums over its rows. */
+export function evalSums(model: TrainableModel, x: tf.Tensor4D, y: tf.Tensor1D, smoothing = 0): EvalSums {
+  const n = x.shape[0];
+  return tf.tidy(() => {
+    const { logits } = model.forward(x, false);
+    const loss = crossEntropy(logits, y, smoothing).dataSync()[0];
+    const [top1, top5] = topkCorrect(logits, y, [1, 5]);
+    return { lossSum: loss * n, top1Sum: top1 * n, top5Sum: top5 * n };
+  });
+}
+
 export interface ChunkRange {
   /** First row in the batch. */
   start: number;

@@ -1,7 +1,7 @@
 // The training loop of Archai §8.1 with its hooks, per-epoch cosine schedule, gradient clipping,
 // `batch_chunks` accumulation, auxiliary loss, drop-path ramp, metrics and resumable checkpoints.
 import { globalRng, SeededRng, setGlobalRng } from '@tsnas/backend';
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 import {
   type Checkpoint,
   CheckpointError,
@@ -9,10 +9,9 @@ import {
   takePrefix,
   withPrefix,
 } from './checkpoint.js';
-import { crossEntropy, topkCorrect } from './losses.js';
 import { type Averages, AverageMeter, Metrics } from './metrics.js';
 import { clipByGlobalNorm, createOptimizer, type Optimizer, type OptimizerConf } from './optimizers.js';
-import { modelLoss } from './gradients.js';
+import { evalSums, modelLoss } from './gradients.js';
 import { type GradientEngine, InProcessGradientEngine } from './gradient-engine.js';
 import { type LrScheduleConf, lrAt } from './schedules.js';
 import type { Batch, BatchSource, DataLoaders, TrainableModel } from './trainable.js';
@@ -70,18 +69,24 @@ export interface TrainerOptions {
   gradients?: GradientEngine;
 }
 
-/** Evaluates a model on a batch source in eval mode (no gradients, BN running statistics). */
-export function evaluate(model: TrainableModel, source: BatchSource, lossSmoothing = 0): Averages {
+/**
+ * Evaluates a model on a batch source in eval mode (no gradients, BN running statistics); with an
+ * `engine` that can, each batch's rows are split over its threads.
+ */
+export function evaluate(
+  model: TrainableModel,
+  source: BatchSource,
+  lossSmoothing = 0,
+  engine?: GradientEngine,
+): Averages {
   const meter = new AverageMeter();
   for (const { x, y } of source) {
     const t0 = performance.now();
-    const [loss, top1, top5] = tf.tidy(() => {
-      const { logits } = model.forward(x, false);
-      const l = crossEntropy(logits, y, lossSmoothing).dataSync()[0];
-      const [t1, t5] = topkCorrect(logits, y, [1, 5]);
-      return [l, t1, t5];
-    });
-    meter.add(x.shape[0], top1, top5, loss, (performance.now() - t0) / 1000);
+    const n = x.shape[0];
+    const sums = engine?.evaluate
+      ? engine.evaluate(model, x, y, lossSmoothing)
+      : evalSums(model, x, y, lossSmoothing);
+    meter.add(n, sums.top1Sum / n, sums.top5Sum / n, sums.lossSum / n, (performance.now() - t0) / 1000);
     x.dispose();
     y.dispose();
   }
@@ -161,7 +166,7 @@ export class Trainer {
     }
     this.postFit();
     if (data.test) {
-      const test = evaluate(this.model, data.test);
+      const test = evaluate(this.model, data.test, 0, this.gradients);
       this.metrics.setTest(test);
       this.onEvent({ kind: 'test', title: this.conf.title, test });
     }
@@ -253,7 +258,7 @@ export class Trainer {
     const freq = this.conf.validation?.freq ?? 0;
     if (!val || freq <= 0) return undefined;
     if (epoch % freq !== 0 && epoch !== this.conf.epochs - 1) return undefined;
-    return evaluate(this.model, val);
+    return evaluate(this.model, val, 0, this.gradients);
   }
 
   protected async maybeCheckpoint(epoch: number): Promise<void> {

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Batch } from '../trainable.js';
 import { ConvNet, batchOf, maxRelErr } from './__tests__/fixtures.js';
-import { modelLoss } from '../gradients.js';
+import { evalSums, modelLoss } from '../gradients.js';
 import { DataParallelEngine, ReplicaWorkerError } from './data-parallel.js';
 import { type GradientResult, InProcessGradientEngine } from '../gradient-engine.js';
 import type { ReplicaRecipe } from './protocol.js';
@@ -123,6 +123,47 @@ describe('DataParallelEngine', () => {
     expect(relErr(got.grads, want.grads)).toBeLessThanOrEqual(1e-5);
     disposeGrads(want, got);
     tf.dispose([one.x, one.y]);
+  });
+});
+
+describe('DataParallelEngine.evaluate (validation and test batches over the threads)', () => {
+  it('gives the one-thread loss and hits, follows the main model, and leaves no tensors', () => {
+    const model = new ConvNet(1);
+    const engine = new DataParallelEngine({ workers: 2, recipe: recipe() });
+    for (const [rows, seed] of [
+      [7, 4],
+      [1, 6],
+    ]) {
+      const b = batchOf(rows, seed);
+      for (let round = 0; round < 2; round++) {
+        const want = evalSums(model, b.x, b.y, 0.1);
+        const before = tf.memory().numTensors;
+        const got = engine.evaluate(model, b.x, b.y, 0.1);
+        expect(tf.memory().numTensors).toBe(before);
+        expect(got.lossSum).toBeCloseTo(want.lossSum, 4);
+        expect(got.top1Sum).toBeCloseTo(want.top1Sum, 6);
+        expect(got.top5Sum).toBeCloseTo(want.top5Sum, 6);
+        // A weight changed here must reach the replica before its rows are evaluated.
+        tf.tidy(() => model.w.assign(tf.mul(model.w, -1.5)));
+      }
+      tf.dispose([b.x, b.y]);
+    }
+    engine.dispose();
+    model.dispose();
+  });
+
+  it('evaluates the last rows in the worker and surfaces its failure', async () => {
+    const model = new ConvNet(1);
+    const engine = new DataParallelEngine({ workers: 2, recipe: recipe('fragileReplica', { value: 999 }) });
+    const b = batchOf(4);
+    const x = tf.tidy(() =>
+      tf.concat([tf.slice(b.x, [0, 0, 0, 0], [3, -1, -1, -1]), tf.fill([1, 4, 4, 1], 999)]),
+    ) as tf.Tensor4D;
+    expect(() => engine.evaluate(model, x, b.y, 0)).toThrow(/replica 1 \(worker thread\): replica exploded/);
+    engine.dispose();
+    expect(await engine.terminated()).toEqual([1]);
+    tf.dispose([x, b.x, b.y]);
+    model.dispose();
   });
 });
 

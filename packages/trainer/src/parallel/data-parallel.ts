@@ -16,6 +16,8 @@ import {
   addInto,
   type ChunkRange,
   chunkRanges,
+  type EvalSums,
+  evalSums,
   type PartialGradients,
 } from '../gradients.js';
 import {
@@ -24,7 +26,7 @@ import {
   type GradientTask,
   withZeros,
 } from '../gradient-engine.js';
-import type { GradJob, ReplicaRecipe, TensorData, WorkerInit, WorkerMessage } from './protocol.js';
+import type { EvalJob, GradJob, ReplicaRecipe, TensorData, WorkerInit, WorkerMessage } from './protocol.js';
 import { taggedVariables } from './variables.js';
 
 /** A replica worker failed; `message` carries the worker's own message, `workerStack` its stack. */
@@ -349,6 +351,32 @@ export class DataParallelEngine implements GradientEngine {
     return rng.nextSeed();
   }
 
+  /** The variables that changed since `r` last received them, marked as sent. */
+  private changedState(r: Replica, all: Map<string, tf.Variable>): GradJob['state'] {
+    const names: string[] = [];
+    const tensors: TensorData[] = [];
+    for (const [tag, v] of all) {
+      if (r.sent.get(tag) === v.dataId) continue;
+      names.push(tag);
+      tensors.push(tensorData(v));
+      r.sent.set(tag, v.dataId);
+    }
+    return { names, tensors };
+  }
+
+  /** Rows [from, from + rows) of x and y as structured-clone data. */
+  private rowsData(x: tf.Tensor4D, y: tf.Tensor1D, from: number, rows: number): Pick<GradJob, 'x' | 'y'> {
+    const xSlice = tf.slice(x, [from, 0, 0, 0], [rows, -1, -1, -1]);
+    const ySlice = tf.slice(y, [from], [rows]);
+    const data = {
+      x: tensorData(xSlice),
+      y: { ...tensorData(ySlice), dtype: y.dtype === 'int32' ? ('int32' as const) : ('float32' as const) },
+    };
+    xSlice.dispose();
+    ySlice.dispose();
+    return data;
+  }
+
   private post(
     r: Replica,
     all: Map<string, tf.Variable>,
@@ -358,25 +386,11 @@ export class DataParallelEngine implements GradientEngine {
     wanted: [string, string][],
     seed: number,
   ): void {
-    const names: string[] = [];
-    const tensors: TensorData[] = [];
-    for (const [tag, v] of all) {
-      if (r.sent.get(tag) === v.dataId) continue;
-      names.push(tag);
-      tensors.push(tensorData(v));
-      r.sent.set(tag, v.dataId);
-    }
-    const from = mine[0].start;
     const rows = mine.reduce((s, c) => s + c.len, 0);
-    const xSlice = tf.slice(task.x, [from, 0, 0, 0], [rows, -1, -1, -1]);
-    const ySlice = tf.slice(task.y, [from], [rows]);
-    const xs = tensorData(xSlice);
-    const ys = tensorData(ySlice);
     const job: GradJob = {
       kind: 'grad',
-      state: { names, tensors },
-      x: xs,
-      y: { ...ys, dtype: task.y.dtype === 'int32' ? 'int32' : 'float32' },
+      state: this.changedState(r, all),
+      ...this.rowsData(task.x, task.y, mine[0].start, rows),
       lens: mine.map((c) => c.len),
       batchSize: n,
       vars: wanted.map(([, tag]) => tag),
@@ -384,8 +398,56 @@ export class DataParallelEngine implements GradientEngine {
     };
     // Copies, not transfers: on the cpu backend dataSync returns the tensor's own storage.
     r.port.postMessage(job);
-    xSlice.dispose();
-    ySlice.dispose();
+  }
+
+  /**
+   * Eval mode on a batch: each thread takes a contiguous share of the rows (BN uses running
+   * statistics, so how rows are split does not change any row's output).
+   */
+  evaluate(model: TrainableModel, x: tf.Tensor4D, y: tf.Tensor1D, smoothing: number): EvalSums {
+    if (this.disposed) throw new Error('DataParallelEngine: used after dispose()');
+    if (this.failure) throw this.failure;
+    try {
+      this.ensureReady(model);
+      const all = taggedVariables(model);
+      const shares = chunkRanges(x.shape[0], this.replicas);
+      const busy: Replica[] = [];
+      shares.slice(1).forEach((share, i) => {
+        const r = this.workers[i];
+        const job: EvalJob = {
+          kind: 'eval',
+          state: this.changedState(r, all),
+          ...this.rowsData(x, y, share.start, share.len),
+          smoothing,
+        };
+        r.port.postMessage(job);
+        busy.push(r);
+      });
+      const own = shares[0];
+      const total =
+        shares.length === 1 ? evalSums(model, x, y, smoothing) : this.ownRows(model, x, y, own, smoothing);
+      for (const r of busy) {
+        const res = this.expect(r, 'evaluated');
+        this.tensorCounts[r.index - 1] = res.tensors;
+        total.lossSum += res.lossSum;
+        total.top1Sum += res.top1Sum;
+        total.top5Sum += res.top5Sum;
+      }
+      return total;
+    } catch (e) {
+      this.failure ??= e as Error;
+      throw e;
+    }
+  }
+
+  private ownRows(model: TrainableModel, x: tf.Tensor4D, y: tf.Tensor1D, own: ChunkRange, smoothing: number) {
+    const xs = tf.slice(x, [own.start, 0, 0, 0], [own.len, -1, -1, -1]);
+    const ys = tf.slice(y, [own.start], [own.len]);
+    try {
+      return evalSums(model, xs, ys, smoothing);
+    } finally {
+      tf.dispose([xs, ys]);
+    }
   }
 
   dispose(): void {

@@ -59,6 +59,18 @@ export interface GradJob {
   dropPath: { p: number; seed: number };
 }
 
+/** Eval mode (BN running statistics, no gradients) on some rows: validation and test batches. */
+export interface EvalJob {
+  kind: 'eval';
+  state: { names: string[]; tensors: TensorData[] };
+  x: TensorData;
+  y: TensorData & { dtype: 'int32' | 'float32' };
+  /** The loss's label smoothing. */
+  smoothing: number;
+}
+
+export type WorkerJob = GradJob | EvalJob;
+
 export type WorkerMessage =
   | { kind: 'ready'; manifest: { name: string; shape: number[] }[] }
   | {
@@ -78,5 +90,6 @@ export type WorkerMessage =
       /** Milliseconds the job took in the worker. */
       ms: number;
     }
+  | { kind: 'evaluated'; lossSum: number; top1Sum: number; top5Sum: number; tensors: number }
   | { kind: 'error'; message: string; stack?: string }
   | { kind: 'exit'; code: number; message: string | null };

@@ -4,8 +4,8 @@
 import { initBackend, SeededRng, seedEverything } from '@tsnas/backend';
 import * as tf from '@tensorflow/tfjs-core';
 import type { TrainableModel } from '../trainable.js';
-import { accumulateChunks, type ChunkRange, modelLoss } from '../gradients.js';
-import type { GradJob, WorkerInit, WorkerMessage } from './protocol.js';
+import { accumulateChunks, type ChunkRange, evalSums, modelLoss } from '../gradients.js';
+import type { EvalJob, GradJob, WorkerInit, WorkerJob, WorkerMessage } from './protocol.js';
 import { taggedVariables } from './variables.js';
 
 export async function runReplicaWorker(init: WorkerInit): Promise<void> {
@@ -27,17 +27,34 @@ export async function runReplicaWorker(init: WorkerInit): Promise<void> {
   const vars = taggedVariables(model);
   let dropPathP = 0;
 
-  const run = (job: GradJob): WorkerMessage & { kind: 'result' } => {
-    const started = performance.now();
-    for (let i = 0; i < job.state.names.length; i++) {
-      const name = job.state.names[i];
+  const syncState = (state: GradJob['state']) => {
+    for (let i = 0; i < state.names.length; i++) {
+      const name = state.names[i];
       const v = vars.get(name);
       if (!v) throw new Error(`state sync: the replica has no variable '${name}'`);
-      const { data, shape } = job.state.tensors[i];
+      const { data, shape } = state.tensors[i];
       const t = tf.tensor(data, shape, 'float32');
       v.assign(t);
       t.dispose();
     }
+  };
+
+  const evaluate = (job: EvalJob): WorkerMessage & { kind: 'evaluated' } => {
+    syncState(job.state);
+    const x = tf.tensor4d(job.x.data, job.x.shape as [number, number, number, number], 'float32');
+    const y = tf.tensor1d(job.y.data, job.y.dtype);
+    let sums: ReturnType<typeof evalSums>;
+    try {
+      sums = evalSums(model, x, y, job.smoothing);
+    } finally {
+      tf.dispose([x, y]);
+    }
+    return { kind: 'evaluated', ...sums, tensors: tf.memory().numTensors };
+  };
+
+  const run = (job: GradJob): WorkerMessage & { kind: 'result' } => {
+    const started = performance.now();
+    syncState(job.state);
     if (job.dropPath.p !== dropPathP) {
       model.setDropPathProb(job.dropPath.p);
       dropPathP = job.dropPath.p;
@@ -98,10 +115,10 @@ export async function runReplicaWorker(init: WorkerInit): Promise<void> {
     }
   };
 
-  port.on('message', (job: GradJob) => {
+  port.on('message', (job: WorkerJob) => {
     let reply: WorkerMessage;
     try {
-      reply = run(job);
+      reply = job.kind === 'eval' ? evaluate(job) : run(job);
     } catch (e) {
       const err = e as Error;
       send({ kind: 'error', message: err?.message ?? String(e), stack: err?.stack });
