@@ -2,36 +2,17 @@
 // (the worker registers this plug-in to get `mixed_op`), against the same step in one thread.
 import '@tensorflow/tfjs-backend-cpu';
 import 'reflect-metadata';
-import { registerAllGradients, SeededRng, seedEverything } from '@tsnas/backend';
+import { registerAllGradients, SeededRng } from '@tsnas/backend';
 import type { ConfModelDesc, ModelDesc } from '@tsnas/descs';
-import { Model } from '@tsnas/ops';
-import {
-  builtinSource,
-  createRunContainer,
-  MODEL_DESC_BUILDER,
-  modelReplicaRecipe,
-  pluginModulesFor,
-} from '@tsnas/runner';
+import type { Model } from '@tsnas/ops';
+import { MODEL_DESC_BUILDER, modelReplicaRecipe, pluginModulesFor } from '@tsnas/runner';
 import { type Batch, type BatchSource, InProcessGradientEngine, modelLoss } from '@tsnas/trainer';
 import { DataParallelEngine } from '@tsnas/trainer/parallel';
 import * as tf from '@tensorflow/tfjs-core';
 import type { DependencyContainer } from 'tsyringe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BilevelArchTrainer, type BilevelTrainerConf } from './bilevel.js';
-import darts from './index.js';
-
-const SUPERNET: ConfModelDesc = {
-  dataset: { name: 'tiny', channels: 3, n_classes: 4 },
-  n_reductions: 1,
-  n_cells: 3,
-  max_final_edges: 2,
-  model_post_op: 'pool_adaptive_avg2d',
-  params: {},
-  aux_weight: 0,
-  aux_tower_stride: 3,
-  model_stems: { ops: ['stem_conv3x3'], stem_multiplier: 3, init_node_ch: 4 },
-  cell: { n_nodes: 2, cell_post_op: 'concate_channels' },
-};
+import { dartsContainer, tinySupernet, tinySupernetConf } from './__tests__/supernet.js';
 
 const conf = (chunks: number): BilevelTrainerConf => ({
   title: 'search',
@@ -75,14 +56,11 @@ let desc: ModelDesc;
 beforeAll(async () => {
   await registerAllGradients();
   await tf.setBackend('cpu');
-  run = createRunContainer(builtinSource(darts, new URL('../package.json', import.meta.url)));
-  desc = run.resolve<{ build(c: ConfModelDesc): ModelDesc }>(MODEL_DESC_BUILDER).build(SUPERNET);
+  run = dartsContainer();
+  desc = run.resolve<{ build(c: ConfModelDesc): ModelDesc }>(MODEL_DESC_BUILDER).build(tinySupernetConf());
 });
 
-function supernet(): Model {
-  seedEverything(3);
-  return new Model(desc, { container: run, affine: false, droppath: false });
-}
+const supernet = (): Model => tinySupernet({}, 3, desc, run);
 
 const engine = () =>
   new DataParallelEngine({

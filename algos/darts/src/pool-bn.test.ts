@@ -2,39 +2,18 @@
 // (`model_desc.params.pool_bn: true`); Archai's behaviour, without it, stays the default.
 import '@tensorflow/tfjs-backend-cpu';
 import 'reflect-metadata';
-import { registerAllGradients, seedEverything } from '@tsnas/backend';
-import type { ConfModelDesc } from '@tsnas/descs';
-import { Model } from '@tsnas/ops';
+import { registerAllGradients } from '@tsnas/backend';
 import * as tf from '@tensorflow/tfjs-core';
-import { builtinSource, createRunContainer } from '@tsnas/runner';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DartsModelDescBuilder } from './builder.js';
-import darts, { MixedOp } from './index.js';
-
-const SUPERNET = (params: Record<string, unknown>): ConfModelDesc => ({
-  dataset: { name: 'tiny', channels: 3, n_classes: 4 },
-  n_reductions: 1,
-  n_cells: 3,
-  max_final_edges: 2,
-  model_post_op: 'pool_adaptive_avg2d',
-  params,
-  aux_weight: 0,
-  aux_tower_stride: 3,
-  model_stems: { ops: ['stem_conv3x3'], stem_multiplier: 3, init_node_ch: 4 },
-  cell: { n_nodes: 2, cell_post_op: 'concate_channels' },
-});
+import { tinySupernet } from './__tests__/supernet.js';
+import { MixedOp } from './index.js';
 
 beforeAll(async () => {
   await registerAllGradients();
   await tf.setBackend('cpu');
 });
 
-function supernet(params: Record<string, unknown>) {
-  const run = createRunContainer(builtinSource(darts, new URL('../package.json', import.meta.url)));
-  seedEverything(3);
-  const desc = new DartsModelDescBuilder().build(SUPERNET(params));
-  return new Model(desc, { container: run, affine: false, droppath: false });
-}
+const supernet = (params: Record<string, unknown>) => tinySupernet(params);
 
 const sizeOf = (m: Map<string, tf.Variable>) => [...m.values()].reduce((n, v) => n + v.size, 0);
 
