@@ -106,6 +106,82 @@ __attribute__((always_inline)) static inline void tap_row(enum tap_work work, fl
 }
 
 /**
+ * Output pixel (oy, ox), channels [ch, ch + 4) of a depthwise convolution gathered from its taps:
+ * init + sum of x[oy*sh + ky*dh - pt, ox*sw + kx*dw - pl] * f[tap], taps outside x skipped. The
+ * tap read for (ky, kx) is (kh-1-ky, kw-1-kx) when `flip` (a stride-1 input gradient as a forward
+ * convolution of dy).
+ */
+static inline v128_t gather_pixel(v128_t acc, const float *ximg, const float *f, int oy, int ox, int ch, int h,
+                                  int w, int c, int kh, int kw, int sh, int sw, int dh, int dw, int pt, int pl,
+                                  int flip) {
+  for (int ky = 0; ky < kh; ky++) {
+    int iy = oy * sh + ky * dh - pt;
+    if (iy < 0 || iy >= h) continue;
+    for (int kx = 0; kx < kw; kx++) {
+      int ix = ox * sw + kx * dw - pl;
+      if (ix < 0 || ix >= w) continue;
+      int tap = flip ? (kh - 1 - ky) * kw + (kw - 1 - kx) : ky * kw + kx;
+      acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_v128_load(ximg + (iy * w + ix) * c + ch),
+                                               wasm_v128_load(f + tap * c + ch)));
+    }
+  }
+  return acc;
+}
+
+/**
+ * Depthwise convolution by gathering, c % 4 == 0: y = bias (or 0) + taps, see gather_pixel. Where
+ * every column tap of 4 neighbouring output pixels lies inside x, the 4 pixels accumulate in
+ * registers together and share each filter load: one load per multiply-add and one store per
+ * pixel, instead of a load and a store of the output per tap in the row sweeps.
+ */
+static void dw_gather(float *y, const float *x, const float *f, const float *bias, int n, int h, int w, int c,
+                      int ho, int wo, int kh, int kw, int sh, int sw, int dh, int dw, int pt, int pl, int flip) {
+  // Output columns whose taps all fall inside x: ox*sw - pl >= 0 and ox*sw + (kw-1)*dw - pl < w.
+  int lo = pl > 0 ? (pl + sw - 1) / sw : 0;
+  int last = w - 1 - (kw - 1) * dw + pl;
+  int hi = last >= 0 ? last / sw + 1 : 0;
+  if (hi > wo) hi = wo;
+  if (lo > hi) lo = hi;
+  int step = sw * c;
+  for (int b = 0; b < n; b++) {
+    const float *ximg = x + b * h * w * c;
+    for (int oy = 0; oy < ho; oy++) {
+      float *row = y + (b * ho + oy) * wo * c;
+      for (int ch = 0; ch < c; ch += 4) {
+        v128_t init = bias != 0 ? wasm_v128_load(bias + ch) : wasm_f32x4_splat(0.0f);
+        int ox = 0;
+        for (; ox < lo; ox++)
+          wasm_v128_store(row + ox * c + ch,
+                          gather_pixel(init, ximg, f, oy, ox, ch, h, w, c, kh, kw, sh, sw, dh, dw, pt, pl, flip));
+        for (; ox + 4 <= hi; ox += 4) {
+          v128_t a0 = init, a1 = init, a2 = init, a3 = init;
+          for (int ky = 0; ky < kh; ky++) {
+            int iy = oy * sh + ky * dh - pt;
+            if (iy < 0 || iy >= h) continue;
+            const float *xp = ximg + (iy * w + ox * sw - pl) * c + ch;
+            for (int kx = 0; kx < kw; kx++, xp += dw * c) {
+              int tap = flip ? (kh - 1 - ky) * kw + (kw - 1 - kx) : ky * kw + kx;
+              v128_t vf = wasm_v128_load(f + tap * c + ch);
+              a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load(xp), vf));
+              a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(wasm_v128_load(xp + step), vf));
+              a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(wasm_v128_load(xp + 2 * step), vf));
+              a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(wasm_v128_load(xp + 3 * step), vf));
+            }
+          }
+          wasm_v128_store(row + ox * c + ch, a0);
+          wasm_v128_store(row + (ox + 1) * c + ch, a1);
+          wasm_v128_store(row + (ox + 2) * c + ch, a2);
+          wasm_v128_store(row + (ox + 3) * c + ch, a3);
+        }
+        for (; ox < wo; ox++)
+          wasm_v128_store(row + ox * c + ch,
+                          gather_pixel(init, ximg, f, oy, ox, ch, h, w, c, kh, kw, sh, sw, dh, dw, pt, pl, flip));
+      }
+    }
+  }
+}
+
+/**
  * Depthwise convolution forward: y[b,oy,ox,ch] = bias[ch] + sum over taps of x[b,iy,ix,ch] *
  * f[ky,kx,ch] with iy = oy*sh + ky*dh - pt (zero outside the input), the same for columns. A
  * null bias adds nothing. Each tap is swept along the output row with its filter lanes in a
@@ -123,6 +199,10 @@ void dw_conv(const float *x, const float *f, const float *bias, float *y, int n,
         wasm_v128_store(y + p * c + ch, v);
       }
     }
+    return;
+  }
+  if (c % 4 == 0) {
+    dw_gather(y, x, f, bias, n, h, w, c, ho, wo, kh, kw, sh, sw, dh, dw, pt, pl, 0);
     return;
   }
   for (int b = 0; b < n; b++) {
@@ -148,6 +228,12 @@ void dw_conv(const float *x, const float *f, const float *bias, float *y, int n,
 EXPORT(dw_conv_input_grad)
 void dw_conv_input_grad(const float *dy, const float *f, float *dx, int n, int h, int w, int c, int ho,
                         int wo, int kh, int kw, int sh, int sw, int dh, int dw, int pt, int pl) {
+  if (sh == 1 && sw == 1 && c % 4 == 0) {
+    // At stride 1, dx is dy convolved with the flipped filter, padded by the taps' reach minus
+    // the forward's padding: a gather, so each dx pixel is written once.
+    dw_gather(dx, dy, f, 0, n, ho, wo, c, h, w, kh, kw, 1, 1, dh, dw, (kh - 1) * dh - pt, (kw - 1) * dw - pl, 1);
+    return;
+  }
   zero(dx, n * h * w * c);
   for (int b = 0; b < n; b++)
     for (int oy = 0; oy < ho; oy++)
