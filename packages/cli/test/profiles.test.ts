@@ -32,13 +32,24 @@ describe('built-in profiles', () => {
       expect(p.tree.dataset.name).toBe('fashion_mnist');
       expect(p.tree.nas.eval).toEqual(d.tree.nas.eval);
       expect(p.tree.nas.search.model_desc).toEqual(d.tree.nas.search.model_desc);
-      expect(p.tree.nas.search.loader).toEqual(d.tree.nas.search.loader);
     }
     expect(d.tree.nas.search.model_desc.n_cells).toBe(3);
-    expect(d.tree.nas.search.loader.dataset.max_batches).toBe(16);
     expect(d.tree.nas.eval.model_desc.n_cells).toBe(5);
     expect(d.tree.nas.eval.trainer.epochs).toBe(3);
-    expect(d.tree.nas.eval.loader.aug).toBe('none');
+    expect(d.tree.nas.eval.loader).toMatchObject({ aug: 'none', train_batch: 32 });
+    // Random and DivNAS keep the shared short search; DARTS searches the whole sample for 628
+    // architecture steps (4 epochs of 157 batches) with no validation pass in between.
+    expect(v.tree.nas.search.loader).toEqual(r.tree.nas.search.loader);
+    expect(r.tree.nas.search.loader.dataset.max_batches).toBe(16);
+    expect({ ...d.tree.nas.search.loader, dataset: r.tree.nas.search.loader.dataset }).toEqual(
+      r.tree.nas.search.loader,
+    );
+    expect(d.tree.nas.search.loader).toMatchObject({
+      train_batch: 32,
+      val_ratio: 0.5,
+      dataset: { max_batches: -1 },
+    });
+    expect(d.tree.nas.search.trainer).toMatchObject({ epochs: 4, validation: null });
     // What each algorithm adds over the shared sizes.
     expect(d.tree.nas.search.trainer.unrolled).toBe(false);
     expect(r.tree.nas.search.random.samples).toBe(1);
