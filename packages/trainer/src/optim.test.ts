@@ -161,7 +161,7 @@ describe('gradient clipping on wasm', () => {
     // 4*3+2 values: both the 4-lane blocks and the scalar tail of the dot.
     const values = Array.from({ length: 14 }, (_, i) => Math.sin(i + 1) * (i + 2));
     const clip = () => {
-      const grads = new Map([
+      const grads = new Map<string, tf.Tensor>([
         ['a', tf.tensor2d(values, [2, 7])],
         ['b', tf.tensor1d([3, -4, 12])],
       ]);
