@@ -105,6 +105,11 @@ __attribute__((always_inline)) static inline void tap_row(enum tap_work work, fl
   }
 }
 
+/** The filter tap read for (ky, kx): the filter flipped in both axes when `flip`. */
+static inline int tap_of(int ky, int kx, int kh, int kw, int flip) {
+  return flip ? (kh - 1 - ky) * kw + (kw - 1 - kx) : ky * kw + kx;
+}
+
 /**
  * Output pixel (oy, ox), channels [ch, ch + 4) of a depthwise convolution gathered from its taps:
  * init + sum of x[oy*sh + ky*dh - pt, ox*sw + kx*dw - pl] * f[tap], taps outside x skipped. The
@@ -120,7 +125,7 @@ static inline v128_t gather_pixel(v128_t acc, const float *ximg, const float *f,
     for (int kx = 0; kx < kw; kx++) {
       int ix = ox * sw + kx * dw - pl;
       if (ix < 0 || ix >= w) continue;
-      int tap = flip ? (kh - 1 - ky) * kw + (kw - 1 - kx) : ky * kw + kx;
+      int tap = tap_of(ky, kx, kh, kw, flip);
       acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_v128_load(ximg + (iy * w + ix) * c + ch),
                                                wasm_v128_load(f + tap * c + ch)));
     }
@@ -160,7 +165,7 @@ static void dw_gather(float *y, const float *x, const float *f, const float *bia
             if (iy < 0 || iy >= h) continue;
             const float *xp = ximg + (iy * w + ox * sw - pl) * c + ch;
             for (int kx = 0; kx < kw; kx++, xp += dw * c) {
-              int tap = flip ? (kh - 1 - ky) * kw + (kw - 1 - kx) : ky * kw + kx;
+              int tap = tap_of(ky, kx, kh, kw, flip);
               v128_t vf = wasm_v128_load(f + tap * c + ch);
               a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load(xp), vf));
               a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(wasm_v128_load(xp + step), vf));

@@ -19,6 +19,7 @@ import {
   type EvalSums,
   evalSums,
   type PartialGradients,
+  sliceRows,
 } from '../gradients.js';
 import {
   type GradientEngine,
@@ -254,10 +255,15 @@ export class DataParallelEngine implements GradientEngine {
   }
 
   compute(model: TrainableModel, task: GradientTask): GradientResult {
+    return this.guarded(() => this.computeOnce(model, task));
+  }
+
+  /** Runs one exchange with the replicas; after a failure the engine refuses every later one. */
+  private guarded<T>(exchange: () => T): T {
     if (this.disposed) throw new Error('DataParallelEngine: used after dispose()');
     if (this.failure) throw this.failure;
     try {
-      return this.computeOnce(model, task);
+      return exchange();
     } catch (e) {
       // Replies may be left in flight: nothing after this can be trusted to line up.
       this.failure ??= e as Error;
@@ -364,16 +370,14 @@ export class DataParallelEngine implements GradientEngine {
     return { names, tensors };
   }
 
-  /** Rows [from, from + rows) of x and y as structured-clone data. */
-  private rowsData(x: tf.Tensor4D, y: tf.Tensor1D, from: number, rows: number): Pick<GradJob, 'x' | 'y'> {
-    const xSlice = tf.slice(x, [from, 0, 0, 0], [rows, -1, -1, -1]);
-    const ySlice = tf.slice(y, [from], [rows]);
+  /** Rows `range` of x and y as structured-clone data. */
+  private rowsData(x: tf.Tensor4D, y: tf.Tensor1D, range: ChunkRange): Pick<GradJob, 'x' | 'y'> {
+    const rows = sliceRows(x, y, range);
     const data = {
-      x: tensorData(xSlice),
-      y: { ...tensorData(ySlice), dtype: y.dtype === 'int32' ? ('int32' as const) : ('float32' as const) },
+      x: tensorData(rows.x),
+      y: { ...tensorData(rows.y), dtype: y.dtype === 'int32' ? ('int32' as const) : ('float32' as const) },
     };
-    xSlice.dispose();
-    ySlice.dispose();
+    tf.dispose([rows.x, rows.y]);
     return data;
   }
 
@@ -390,7 +394,7 @@ export class DataParallelEngine implements GradientEngine {
     const job: GradJob = {
       kind: 'grad',
       state: this.changedState(r, all),
-      ...this.rowsData(task.x, task.y, mine[0].start, rows),
+      ...this.rowsData(task.x, task.y, { start: mine[0].start, len: rows }),
       lens: mine.map((c) => c.len),
       batchSize: n,
       vars: wanted.map(([, tag]) => tag),
@@ -405,27 +409,23 @@ export class DataParallelEngine implements GradientEngine {
    * statistics, so how rows are split does not change any row's output).
    */
   evaluate(model: TrainableModel, x: tf.Tensor4D, y: tf.Tensor1D, smoothing: number): EvalSums {
-    if (this.disposed) throw new Error('DataParallelEngine: used after dispose()');
-    if (this.failure) throw this.failure;
-    try {
+    return this.guarded(() => {
       this.ensureReady(model);
       const all = taggedVariables(model);
-      const shares = chunkRanges(x.shape[0], this.replicas);
-      const busy: Replica[] = [];
-      shares.slice(1).forEach((share, i) => {
+      const [own, ...theirs] = chunkRanges(x.shape[0], this.replicas);
+      const busy = theirs.map((share, i) => {
         const r = this.workers[i];
         const job: EvalJob = {
           kind: 'eval',
           state: this.changedState(r, all),
-          ...this.rowsData(x, y, share.start, share.len),
+          ...this.rowsData(x, y, share),
           smoothing,
         };
         r.port.postMessage(job);
-        busy.push(r);
+        return r;
       });
-      const own = shares[0];
       const total =
-        shares.length === 1 ? evalSums(model, x, y, smoothing) : this.ownRows(model, x, y, own, smoothing);
+        theirs.length === 0 ? evalSums(model, x, y, smoothing) : this.ownRows(model, x, y, own, smoothing);
       for (const r of busy) {
         const res = this.expect(r, 'evaluated');
         this.tensorCounts[r.index - 1] = res.tensors;
@@ -434,19 +434,15 @@ export class DataParallelEngine implements GradientEngine {
         total.top5Sum += res.top5Sum;
       }
       return total;
-    } catch (e) {
-      this.failure ??= e as Error;
-      throw e;
-    }
+    });
   }
 
   private ownRows(model: TrainableModel, x: tf.Tensor4D, y: tf.Tensor1D, own: ChunkRange, smoothing: number) {
-    const xs = tf.slice(x, [own.start, 0, 0, 0], [own.len, -1, -1, -1]);
-    const ys = tf.slice(y, [own.start], [own.len]);
+    const rows = sliceRows(x, y, own);
     try {
-      return evalSums(model, xs, ys, smoothing);
+      return evalSums(model, rows.x, rows.y, smoothing);
     } finally {
-      tf.dispose([xs, ys]);
+      tf.dispose([rows.x, rows.y]);
     }
   }
 
