@@ -39,10 +39,15 @@ export async function runReplicaWorker(init: WorkerInit): Promise<void> {
     }
   };
 
+  /** A job's rows as tensors of this thread (the caller disposes them). */
+  const rowsOf = (job: GradJob | EvalJob) => ({
+    x: tf.tensor4d(job.x.data, job.x.shape as [number, number, number, number], 'float32'),
+    y: tf.tensor1d(job.y.data, job.y.dtype),
+  });
+
   const evaluate = (job: EvalJob): WorkerMessage & { kind: 'evaluated' } => {
     syncState(job.state);
-    const x = tf.tensor4d(job.x.data, job.x.shape as [number, number, number, number], 'float32');
-    const y = tf.tensor1d(job.y.data, job.y.dtype);
+    const { x, y } = rowsOf(job);
     let sums: ReturnType<typeof evalSums>;
     try {
       sums = evalSums(model, x, y, job.smoothing);
@@ -64,8 +69,7 @@ export async function runReplicaWorker(init: WorkerInit): Promise<void> {
     if (dropPathP > 0 && 'dropPathRng' in model) {
       (model as { dropPathRng: SeededRng }).dropPathRng = new SeededRng(job.dropPath.seed);
     }
-    const x = tf.tensor4d(job.x.data, job.x.shape as [number, number, number, number], 'float32');
-    const y = tf.tensor1d(job.y.data, job.y.dtype);
+    const { x, y } = rowsOf(job);
     const want = new Map<string, tf.Variable>();
     for (const name of job.vars) {
       const v = vars.get(name);
