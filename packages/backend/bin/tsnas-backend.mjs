@@ -1,10 +1,13 @@
 #!/usr/bin/env node
-// tsnas-backend: builds the TensorFlow backend for tsnas (see scripts/setup-tensorflow.mjs).
+// tsnas-backend: builds the TensorFlow backend for tsnas (see scripts/setup-tensorflow.mjs) and
+// tsnas's native CPU kernels for the wasm backend (scripts/build-kernels.mjs).
 //   npx @tsnas/backend setup-tensorflow [--gpu] [--version 2.21.0] [--wheel FILE] [--force]
 //   npx @tsnas/backend tensorflow-info
+//   npx @tsnas/backend build-kernels
 // `--if-possible` (the workspace's postinstall) turns every failure into one line and exit 0, so
 // an install without pip or a compiler still ends with the wasm backend.
 import { parseArgs } from 'node:util';
+import { buildKernels } from '../scripts/build-kernels.mjs';
 import {
   linkedBuild,
   SetupError,
@@ -14,7 +17,8 @@ import {
 } from '../scripts/setup-tensorflow.mjs';
 
 const USAGE = `usage: tsnas-backend setup-tensorflow [--gpu] [--version V] [--wheel FILE] [--force] [--if-possible]
-       tsnas-backend tensorflow-info`;
+       tsnas-backend tensorflow-info
+       tsnas-backend build-kernels [--if-possible]`;
 
 function fail(message, ifPossible) {
   if (ifPossible) {
@@ -73,6 +77,27 @@ if (command === 'setup-tensorflow') {
     );
   } catch (err) {
     fail(err instanceof SetupError ? err.message : (err?.stack ?? String(err)), ifPossible);
+  }
+} else if (command === 'build-kernels') {
+  const ifPossible = values['if-possible'];
+  if (ifPossible && /^(0|false|no|off)$/i.test(process.env.TSNAS_NATIVE_KERNELS ?? '')) {
+    process.stderr.write('tsnas: TSNAS_NATIVE_KERNELS=0: not building the native CPU kernels\n');
+    process.exit(0);
+  }
+  try {
+    const built = buildKernels();
+    process.stderr.write(
+      `tsnas: native CPU kernels ready (${built.isa}; built in ${built.seconds.toFixed(1)} s)\n`,
+    );
+  } catch (err) {
+    const message = err instanceof SetupError ? err.message : (err?.stack ?? String(err));
+    if (ifPossible) {
+      process.stderr.write(
+        `tsnas: native CPU kernels not built (${message.split('\n')[0]}); wasm will use its SIMD kernels. Retry with: pnpm --filter @tsnas/backend exec tsnas-backend build-kernels\n`,
+      );
+      process.exit(0);
+    }
+    fail(message, false);
   }
 } else if (command === 'tensorflow-info') {
   const tfjsNode = findTfjsNode();

@@ -73,7 +73,7 @@ export function findTfjsNode() {
 }
 
 /** node-gyp's CLI: our own dev dependency, else the copy every npm ships with. */
-function findNodeGyp() {
+export function findNodeGyp() {
   try {
     return createRequire(path.join(packageRoot, 'package.json')).resolve('node-gyp/bin/node-gyp.js');
   } catch {
@@ -96,7 +96,7 @@ function findNodeGyp() {
 }
 
 /** Node's installed headers (node-gyp would otherwise download them). */
-function findNodeDir() {
+export function findNodeDir() {
   const candidates = [process.env.TSNAS_NODEDIR, path.resolve(process.execPath, '..', '..')].filter(Boolean);
   return candidates.find((d) => existsSync(path.join(d, 'include', 'node', 'node_api.h')));
 }

@@ -14,7 +14,16 @@ import { BackendError } from './errors.js';
 import { registerAllGradients } from './gradients.js';
 import { registerTensorflowKernels } from './kernels/tensorflow-kernels.js';
 import { registerTrainingGradients } from './kernels/training-gradients.js';
+import { nativeKernelsStatus } from './kernels/native.js';
 import { registerWasmTrainingKernels } from './kernels/wasm-kernels.js';
+
+/** How the wasm backend's training kernels run here, for the one-line reasons. */
+function wasmKernelsLabel(): string {
+  const native = nativeKernelsStatus();
+  return native.loaded
+    ? `@tsnas/backend training kernels (native, ${native.isa})`
+    : `@tsnas/backend training kernels (wasm SIMD; native kernels ${native.why})`;
+}
 
 export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
@@ -276,7 +285,7 @@ async function autoByMeasurement(
     return {
       name: 'wasm',
       package: '@tensorflow/tfjs-backend-wasm',
-      reason: `auto: wasm, faster here than the CPU tensorflow build (${measured}); XNNPACK with @tsnas/backend training kernels`,
+      reason: `auto: wasm, faster here than the CPU tensorflow build (${measured}); XNNPACK with ${wasmKernelsLabel()}`,
     };
   }
   await activate('tensorflow');
@@ -431,7 +440,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
       return {
         name: 'wasm',
         package: '@tensorflow/tfjs-backend-wasm',
-        reason: `auto: ${why}; using wasm (XNNPACK, 1 thread) with @tsnas/backend training kernels`,
+        reason: `auto: ${why}; using wasm (XNNPACK, 1 thread) with ${wasmKernelsLabel()}`,
       };
     } catch (err) {
       await activate('cpu');
@@ -447,7 +456,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
     return {
       name: 'wasm',
       package: '@tensorflow/tfjs-backend-wasm',
-      reason: 'requested: wasm (XNNPACK, 1 thread) with @tsnas/backend training kernels',
+      reason: `requested: wasm (XNNPACK, 1 thread) with ${wasmKernelsLabel()}`,
     };
   }
   await activate('cpu');

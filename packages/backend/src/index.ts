@@ -30,8 +30,10 @@ export {
   fusedSgdAvailable,
   fusedWeightedSumAvailable,
   fusedPointwiseFilterGradAvailable,
+  fusedPointwiseInputGradAvailable,
   fusedReluGradAvailable,
   POINTWISE_FILTER_GRAD,
+  POINTWISE_INPUT_GRAD,
   DOT,
   RELU_GRAD,
   WEIGHTED_SUM,
@@ -39,6 +41,12 @@ export {
   registerWasmTrainingKernels,
   wasmTrainingKernels,
 } from './kernels/wasm-kernels.js';
+export {
+  NATIVE_KERNELS_PATH,
+  type NativeKernelsStatus,
+  nativeKernelsStatus,
+  setNativeKernelsEnabled,
+} from './kernels/native.js';
 export { setSimdKernelsEnabled } from './kernels/simd.js';
 export { assertNoLeak, assertNoLeakAsync, type MemorySnapshot, memoryCheck } from './memory.js';
 export {

@@ -5,7 +5,9 @@ import {
   BATCH_NORM_TRAIN,
   fusedBatchNormAvailable,
   fusedPointwiseFilterGradAvailable,
+  fusedPointwiseInputGradAvailable,
   POINTWISE_FILTER_GRAD,
+  POINTWISE_INPUT_GRAD,
 } from '@tsnas/backend';
 import { OpsError } from './errors.js';
 import type { ChainLayer, LayerForward, LayerGradArgs } from './internal/chain.js';
@@ -156,6 +158,12 @@ class ConvLayer implements ChainLayer {
 
   inputGrad(a: LayerGradArgs): tf.Tensor4D {
     if (this.pointwise) {
+      if (fusedPointwiseInputGradAvailable()) {
+        // One native GEMM against the filter as stored, instead of a transpose and a matMul.
+        return tf
+          .engine()
+          .runKernel(POINTWISE_INPUT_GRAD, { dy: a.dy, filter: this.conv.weight }, {}) as tf.Tensor4D;
+      }
       const w = tf.reshape(this.conv.weight, [this.conv.chIn, this.conv.chOut]);
       const [b, h, wd] = a.dy.shape;
       return tf.reshape(tf.matMul(as2d(a.dy), tf.transpose(w)), [b, h, wd, this.conv.chIn]);

@@ -1,6 +1,7 @@
 // The SIMD kernels of simd/kernels.c, instantiated on the wasm backend's own memory so that they
 // read and write tfjs's tensors in place (no copies in or out).
 import type * as tf from '@tensorflow/tfjs-core';
+import { activeNativeKernels, type NativeCpuKernels, nativeCpuKernels } from './native.js';
 import { SIMD_KERNELS_WASM_BASE64 } from './simd-binary.gen.js';
 
 type Ptr = number;
@@ -57,6 +58,12 @@ export interface SimdKernels {
   batch_norm_grad(
     ...args: [dy: Ptr, xhat: Ptr, scale: Ptr, dx: Ptr, sumDy: Ptr, sumDyXhat: Ptr, p: number, c: number]
   ): void;
+  /** 1x1 convolution y[p, co] = x[p, ci] . w[ci, co]: only with the native kernels. */
+  pointwise_conv?(x: Ptr, w: Ptr, y: Ptr, p: number, ci: number, co: number): void;
+  /** Its input gradient dx[p, ci] = dy[p, co] . w^T: only with the native kernels. */
+  pointwise_input_grad?(dy: Ptr, w: Ptr, dx: Ptr, p: number, ci: number, co: number): void;
+  /** The native kernels' vector width when they stand in for the module's ('AVX-512', ...). */
+  native?: string;
 }
 
 /** The parts of tfjs-backend-wasm's BackendWasm the SIMD kernels use. */
@@ -67,7 +74,8 @@ export interface WasmBackendLike {
 }
 
 let compiled: object | null | undefined;
-const instances = new WeakMap<object, SimdKernels | null>();
+/** Per backend: the module's kernels, and the same with the native kernels standing in. */
+const instances = new WeakMap<object, { wasm: SimdKernels; native: SimdKernels | null } | null>();
 let enabled =
   (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env
     ?.TSNAS_SIMD_KERNELS !== '0';
@@ -87,22 +95,64 @@ function moduleBytes(): Uint8Array {
 export function simdKernels(backend: unknown): SimdKernels | null {
   if (!enabled) return null;
   const b = backend as WasmBackendLike;
-  const cached = instances.get(b);
-  if (cached !== undefined) return cached;
-  let kernels: SimdKernels | null = null;
-  const memory = b.wasm?.asm?.memory;
-  if (webAssembly != null && memory instanceof webAssembly.Memory && compiled !== null) {
-    try {
-      compiled ??= new webAssembly.Module(moduleBytes());
-      const instance = new webAssembly.Instance(compiled, { env: { memory } });
-      kernels = instance.exports as unknown as SimdKernels;
-    } catch {
-      compiled = null;
-      kernels = null;
+  let cached = instances.get(b);
+  if (cached === undefined) {
+    cached = null;
+    const memory = b.wasm?.asm?.memory;
+    if (webAssembly != null && memory instanceof webAssembly.Memory && compiled !== null) {
+      try {
+        compiled ??= new webAssembly.Module(moduleBytes());
+        const instance = new webAssembly.Instance(compiled, { env: { memory } });
+        const wasm = instance.exports as unknown as SimdKernels;
+        const native = nativeCpuKernels();
+        cached = {
+          wasm,
+          native: native ? withNative(wasm, native, memory as { buffer: ArrayBuffer }) : null,
+        };
+      } catch {
+        compiled = null;
+      }
     }
+    instances.set(b, cached);
   }
-  instances.set(b, kernels);
-  return kernels;
+  if (cached == null) return null;
+  if (cached.native != null && activeNativeKernels() != null) return cached.native;
+  return cached.wasm;
+}
+
+/** Channel counts the native depthwise kernels take (a divisor or a multiple of 16). */
+function nativeDepthwise(c: number, kw: number): boolean {
+  return (16 % c === 0 || c % 16 === 0) && kw <= 64;
+}
+
+/**
+ * The module's kernels with the native ones standing in where they cover the call: same
+ * arguments, plus the memory's current buffer (it is replaced when the memory grows).
+ */
+function withNative(
+  wasm: SimdKernels,
+  native: NativeCpuKernels,
+  memory: { buffer: ArrayBuffer },
+): SimdKernels {
+  return {
+    ...wasm,
+    native: native.vector_width(),
+    dw_conv: (...a) =>
+      nativeDepthwise(a[7], a[11]) ? native.dw_conv(memory.buffer, ...a) : wasm.dw_conv(...a),
+    dw_conv_input_grad: (...a) =>
+      nativeDepthwise(a[6], a[10])
+        ? native.dw_conv_input_grad(memory.buffer, ...a)
+        : wasm.dw_conv_input_grad(...a),
+    dw_conv_filter_grad: (...a) =>
+      nativeDepthwise(a[6], a[10])
+        ? native.dw_conv_filter_grad(memory.buffer, ...a)
+        : wasm.dw_conv_filter_grad(...a),
+    pointwise_filter_grad: (x, dy, dw, p, ci, co) =>
+      native.pointwise_filter_grad(memory.buffer, x, dy, dw, p, ci, co),
+    pointwise_conv: (x, w, y, p, ci, co) => native.pointwise_conv(memory.buffer, x, w, y, p, ci, co),
+    pointwise_input_grad: (dy, w, dx, p, ci, co) =>
+      native.pointwise_input_grad(memory.buffer, dy, w, dx, p, ci, co),
+  };
 }
 
 /** Turns the SIMD kernels off (false) or on again: tests compare both paths. */

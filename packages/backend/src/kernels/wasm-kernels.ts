@@ -444,13 +444,32 @@ const reluGrad: tf.KernelFunc = (args) => {
 /** Kernel name: a 1x1 convolution's filter gradient x^T dy over all pixels, [ci, co], in one call. */
 export const POINTWISE_FILTER_GRAD = 'TsnasPointwiseFilterGrad';
 
+/** Whether the native kernels (native.ts) stand in for the SIMD module's here. */
+function nativeKernelsRun(): boolean {
+  return tf.getBackend() === 'wasm' && simdKernels(tf.backend())?.native != null;
+}
+
 /**
- * Whether POINTWISE_FILTER_GRAD runs here (wasm) and pays at these channel counts: output channels
- * a multiple of 4 and at most 64 products per pixel (measured on the paper supernet: from 16x16 on,
- * XNNPACK's matMul wins; ours reads and writes the small result in L1 for every pixel).
+ * Whether POINTWISE_FILTER_GRAD runs here (wasm) and pays at these channel counts: with the
+ * native kernels always; with the SIMD module only for output channels a multiple of 4 and at
+ * most 64 products per pixel (measured on the paper supernet: from 16x16 on, XNNPACK's matMul
+ * wins; the SIMD kernel reads and writes the small result in L1 for every pixel).
  */
 export function fusedPointwiseFilterGradAvailable(inChannels: number, outChannels: number): boolean {
-  return outChannels % 4 === 0 && inChannels * outChannels <= 64 && ourSimdKernelRuns(POINTWISE_FILTER_GRAD);
+  if (!ourSimdKernelRuns(POINTWISE_FILTER_GRAD)) return false;
+  return nativeKernelsRun() || (outChannels % 4 === 0 && inChannels * outChannels <= 64);
+}
+
+/** The pixel count and channels of a 1x1 convolution's operands, or an error naming them. */
+function pointwiseSizes(kernelName: string, a: tf.TensorInfo, b: tf.TensorInfo, bChannels: number) {
+  const ca = a.shape[a.shape.length - 1];
+  const p = sizeOf(a) / ca;
+  if (sizeOf(b) / bChannels !== p || a.dtype !== 'float32' || b.dtype !== 'float32') {
+    throw new Error(
+      `@tsnas/backend: ${kernelName} needs float32 [..., ${ca}] and [..., ${bChannels}] over the same pixels, got [${a.shape}] and [${b.shape}]`,
+    );
+  }
+  return p;
 }
 
 /** inputs x [..., ci], dy [..., co] (same leading size) -> [ci, co]. */
@@ -459,16 +478,82 @@ const pointwiseFilterGrad: tf.KernelFunc = (args) => {
   const { x, dy } = args.inputs as Record<string, tf.TensorInfo>;
   const ci = x.shape[x.shape.length - 1];
   const co = dy.shape[dy.shape.length - 1];
-  const p = sizeOf(x) / ci;
-  if (sizeOf(dy) / co !== p || co % 4 !== 0 || x.dtype !== 'float32' || dy.dtype !== 'float32') {
+  const p = pointwiseSizes(POINTWISE_FILTER_GRAD, x, dy, co);
+  if (simd.native == null && co % 4 !== 0) {
     throw new Error(
-      `@tsnas/backend: ${POINTWISE_FILTER_GRAD} needs float32 x [..., ci] and dy [..., co % 4 == 0] over the same pixels, got [${x.shape}] and [${dy.shape}]`,
+      `@tsnas/backend: ${POINTWISE_FILTER_GRAD} in the SIMD module needs co % 4 == 0, got [${dy.shape}]`,
     );
   }
   const dw = output(args, [ci, co]);
   const b = args.backend;
   simd.pointwise_filter_grad(offsetOf(b, x), offsetOf(b, dy), offsetOf(b, dw), p, ci, co);
   return dw;
+};
+
+/** Kernel name: a 1x1 convolution's input gradient dy w^T (inputs dy [..., co], filter [1, 1, ci, co]). */
+export const POINTWISE_INPUT_GRAD = 'TsnasPointwiseInputGrad';
+
+/** Whether POINTWISE_INPUT_GRAD runs here: wasm with the native kernels. */
+export function fusedPointwiseInputGradAvailable(): boolean {
+  return ourSimdKernelRuns(POINTWISE_INPUT_GRAD) && nativeKernelsRun();
+}
+
+const pointwiseInputGrad: tf.KernelFunc = (args) => {
+  const simd = requireSimd(args, POINTWISE_INPUT_GRAD);
+  const { dy, filter } = args.inputs as Record<string, tf.TensorInfo>;
+  const co = dy.shape[dy.shape.length - 1];
+  const ci = sizeOf(filter) / co;
+  if (simd.pointwise_input_grad == null) {
+    throw new Error(`@tsnas/backend: ${POINTWISE_INPUT_GRAD} needs the native kernels`);
+  }
+  if (!Number.isInteger(ci) || filter.shape[filter.shape.length - 1] !== co || filter.dtype !== 'float32') {
+    throw new Error(
+      `@tsnas/backend: ${POINTWISE_INPUT_GRAD} needs a float32 filter [1, 1, ci, ${co}], got [${filter.shape}]`,
+    );
+  }
+  if (dy.dtype !== 'float32')
+    throw new Error(`@tsnas/backend: ${POINTWISE_INPUT_GRAD} needs float32 dy, got ${dy.dtype}`);
+  const p = sizeOf(dy) / co;
+  const dx = output(args, [...dy.shape.slice(0, -1), ci]);
+  const b = args.backend;
+  simd.pointwise_input_grad(offsetOf(b, dy), offsetOf(b, filter), offsetOf(b, dx), p, ci, co);
+  return dx;
+};
+
+/**
+ * Conv2D: 1x1 stride-1 convolutions (a DARTS cell's pointwise convolutions) in the native GEMM,
+ * which packs nothing; everything else in wasm's own kernel (XNNPACK).
+ */
+const conv2D: tf.KernelFunc = (args) => {
+  const { x, filter } = args.inputs as Record<string, tf.TensorInfo>;
+  const attrs = args.attrs as unknown as tf.Conv2DAttrs;
+  const simd = simdKernels(args.backend);
+  if (simd?.pointwise_conv != null && x.dtype === 'float32' && filter.dtype === 'float32') {
+    const [kh, kw, ci, co] = filter.shape;
+    const ones = (v: number | [number, number] | undefined) =>
+      v == null || (Array.isArray(v) ? v[0] === 1 && v[1] === 1 : v === 1);
+    const noPad =
+      attrs.pad === 'valid' ||
+      attrs.pad === 'same' ||
+      (Array.isArray(attrs.pad) && attrs.pad.every(([a, b]) => a === 0 && b === 0)) ||
+      attrs.pad === 0;
+    if (
+      kh === 1 &&
+      kw === 1 &&
+      x.shape.length === 4 &&
+      x.shape[3] === ci &&
+      ones(attrs.strides) &&
+      ones(attrs.dilations) &&
+      noPad &&
+      (attrs.dataFormat ?? 'NHWC') === 'NHWC'
+    ) {
+      const y = output(args, [...x.shape.slice(0, 3), co]);
+      const b = args.backend;
+      simd.pointwise_conv(offsetOf(b, x), offsetOf(b, filter), offsetOf(b, y), sizeOf(x) / ci, ci, co);
+      return y;
+    }
+  }
+  return delegate(tf.Conv2D, args);
 };
 
 /** Gradient of gather (tf.gather): sums rows of x into numSegments buckets, as a one-hot matMul. */
@@ -617,6 +702,8 @@ export const wasmTrainingKernels: readonly tf.KernelConfig[] = [
   wasmKernel(DOT, dotKernel),
   wasmKernel(RELU_GRAD, reluGrad),
   wasmKernel(POINTWISE_FILTER_GRAD, pointwiseFilterGrad),
+  wasmKernel(POINTWISE_INPUT_GRAD, pointwiseInputGrad),
+  overNative(tf.Conv2D, conv2D),
 ];
 
 const ours = new WeakSet<tf.KernelConfig>(wasmTrainingKernels);

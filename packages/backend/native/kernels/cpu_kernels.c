@@ -1,0 +1,597 @@
+// Native CPU kernels for tfjs's wasm backend: the arithmetic-heavy training kernels of
+// simd/kernels.c (depthwise convolutions and their gradients, the 1x1 filter gradient) plus 1x1
+// convolutions and their input gradient, compiled for the machine's widest vectors (AVX-512 or
+// AVX2 with FMA, chosen when loaded; 128-bit elsewhere).
+//
+// The wasm backend keeps its tensors in one WebAssembly.Memory. Every function here takes that
+// memory's ArrayBuffer first and byte offsets into it after (the same offsets the SIMD module
+// gets), and works on the tensors in place: no copies in or out. Each tensor's extent is checked
+// against the buffer before anything is read or written.
+//
+// Layout: NHWC float32; depthwise filters [kh, kw, c]; 1x1 filters [ci, co]. One call runs in
+// the calling thread (a data-parallel worker has its own memory and its own calls).
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+// One compiled copy per vector width, picked once by the loader (GCC/clang function
+// multiversioning); elsewhere the compiler's default target.
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__)
+#define VARIANTS __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define VARIANTS
+#endif
+
+// 16, 8 and 4 float lanes, unaligned: the compiler maps each onto the target's registers.
+typedef float v16 __attribute__((vector_size(64), aligned(4)));
+typedef float v8 __attribute__((vector_size(32), aligned(4)));
+typedef float v4 __attribute__((vector_size(16), aligned(4)));
+#define LD16(p) (*(const v16 *)(p))
+#define ST16(p, v) (*(v16 *)(p) = (v))
+#define LD8(p) (*(const v8 *)(p))
+#define ST8(p, v) (*(v8 *)(p) = (v))
+#define LD4(p) (*(const v4 *)(p))
+#define ST4(p, v) (*(v4 *)(p) = (v))
+
+/** A cyclic filter copy: tap t's row holds f[t][i % c] for i < c + 64, read at any j % c. */
+#define CYCLE(c) ((c) + 64)
+
+// ---------------------------------------------------------------------------------------------
+// Scratch: one growing buffer per thread (staged rows, cyclic filters, transposed weights).
+
+static __thread float *scratch_buf = NULL;
+static __thread size_t scratch_cap = 0;
+
+static float *scratch(size_t floats) {
+  if (floats > scratch_cap) {
+    free(scratch_buf);
+    size_t cap = floats + floats / 2 + 1024;
+    scratch_buf = aligned_alloc(64, ((cap * sizeof(float) + 63) / 64) * 64);
+    scratch_cap = scratch_buf == NULL ? 0 : cap;
+  }
+  return scratch_buf;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Depthwise convolutions.
+//
+// x is staged once per image into rows padded by the convolution's padding and split by column
+// phase (column q = s*t + phase goes to phase row `phase`, slot t). Tap kx of output column ox then
+// reads slot ox + (kx*dw)/s of phase (kx*dw)%s: for every stride and dilation, one tap of a whole
+// output row is one contiguous run, as long as the output row, and zero padding is real zeros.
+
+typedef struct {
+  int n, h, w, c, ho, wo, kh, kw, sh, sw, dh, dw, pt, pl;
+  int slots;    /* slots per phase row */
+  int row;      /* floats per staged input row: sw * slots * c */
+} dw_geom;
+
+static dw_geom geometry(const int64_t *a) {
+  dw_geom g = {(int)a[0], (int)a[1], (int)a[2], (int)a[3], (int)a[4],  (int)a[5],  (int)a[6],
+               (int)a[7], (int)a[8], (int)a[9], (int)a[10], (int)a[11], (int)a[12], (int)a[13], 0, 0};
+  g.slots = g.wo + ((g.kw - 1) * g.dw) / g.sw;
+  g.row = g.sw * g.slots * g.c;
+  return g;
+}
+
+/** Where tap column kx's run starts in a staged row. */
+static inline int tap_offset(const dw_geom *g, int kx) {
+  int reach = kx * g->dw;
+  return ((reach % g->sw) * g->slots + reach / g->sw) * g->c;
+}
+
+/** Copies c floats (a pixel's channels): a loop the compiler vectorises, not a libc call. */
+static inline void copy_pixel(float *dst, const float *src, int c) {
+  for (int i = 0; i < c; i++) dst[i] = src[i];
+}
+
+/** Stages image `img` ([h, w, c]) as h padded, phase-split rows. */
+static void stage(float *rows, const float *img, const dw_geom *g) {
+  int c = g->c;
+  for (int iy = 0; iy < g->h; iy++) {
+    float *r = rows + (size_t)iy * g->row;
+    const float *src = img + (size_t)iy * g->w * c;
+    if (g->sw == 1) {
+      // One phase: left padding, the row itself, right padding. A negative pl (a stride-1 input
+      // gradient whose forward padding exceeded the taps' reach) starts inside the row.
+      int skip = g->pl < 0 ? -g->pl : 0;
+      int left = g->pl > 0 ? (g->pl < g->slots ? g->pl : g->slots) : 0;
+      int avail = g->w > skip ? g->w - skip : 0;
+      int inner = g->slots - left < avail ? g->slots - left : avail;
+      memset(r, 0, sizeof(float) * left * c);
+      memcpy(r + (size_t)left * c, src + (size_t)skip * c, sizeof(float) * inner * c);
+      memset(r + (size_t)(left + inner) * c, 0, sizeof(float) * (g->slots - left - inner) * c);
+      continue;
+    }
+    for (int ph = 0; ph < g->sw; ph++) {
+      float *p = r + (size_t)ph * g->slots * c;
+      for (int t = 0; t < g->slots; t++, p += c) {
+        int ix = g->sw * t + ph - g->pl;
+        if (ix >= 0 && ix < g->w) copy_pixel(p, src + (size_t)ix * c, c);
+        else memset(p, 0, sizeof(float) * c);
+      }
+    }
+  }
+}
+
+/** The inverse of stage for a gradient: dx[iy, ix] = staged[iy][(ix+pl)%s][(ix+pl)/s]. */
+static void unstage(float *img, const float *rows, const dw_geom *g) {
+  int c = g->c;
+  for (int iy = 0; iy < g->h; iy++) {
+    const float *r = rows + (size_t)iy * g->row;
+    for (int ix = 0; ix < g->w; ix++) {
+      int q = ix + g->pl;
+      copy_pixel(img + ((size_t)iy * g->w + ix) * c, r + ((size_t)(q % g->sw) * g->slots + q / g->sw) * c, c);
+    }
+  }
+}
+
+/** Cyclic copies of the filter taps (flipped in both axes when `flip`), CYCLE(c) floats each. */
+static void cycle_filter(float *out, const float *f, const dw_geom *g, int flip) {
+  int c = g->c;
+  for (int ky = 0; ky < g->kh; ky++)
+    for (int kx = 0; kx < g->kw; kx++) {
+      int tap = flip ? (g->kh - 1 - ky) * g->kw + (g->kw - 1 - kx) : ky * g->kw + kx;
+      float *o = out + (size_t)(ky * g->kw + kx) * CYCLE(c);
+      for (int i = 0; i < CYCLE(c); i++) o[i] = f[(size_t)tap * c + i % c];
+    }
+}
+
+/**
+ * Output rows of one image by gathering: y[oy][j] = init[j % c] + sum over taps of
+ * run(iy, kx)[j] * f[tap][j % c], 64 floats at a time in four registers.
+ */
+VARIANTS static void dw_rows(float *y, const float *rows, const float *fc, const float *init, const dw_geom *g) {
+  int c = g->c, len = g->wo * c;
+  int offs[64];
+  for (int kx = 0; kx < g->kw; kx++) offs[kx] = tap_offset(g, kx);
+  for (int oy = 0; oy < g->ho; oy++) {
+    float *yr = y + (size_t)oy * len;
+    int j = 0;
+    for (; j + 64 <= len; j += 64) {
+      int m = j % c;
+      v16 a0 = LD16(init + m), a1 = LD16(init + m + 16), a2 = LD16(init + m + 32), a3 = LD16(init + m + 48);
+      for (int ky = 0; ky < g->kh; ky++) {
+        int iy = oy * g->sh + ky * g->dh - g->pt;
+        if (iy < 0 || iy >= g->h) continue;
+        const float *r = rows + (size_t)iy * g->row + j;
+        const float *fr = fc + (size_t)ky * g->kw * CYCLE(c) + m;
+        for (int kx = 0; kx < g->kw; kx++, fr += CYCLE(c)) {
+          const float *x = r + offs[kx];
+          a0 += LD16(x) * LD16(fr);
+          a1 += LD16(x + 16) * LD16(fr + 16);
+          a2 += LD16(x + 32) * LD16(fr + 32);
+          a3 += LD16(x + 48) * LD16(fr + 48);
+        }
+      }
+      ST16(yr + j, a0);
+      ST16(yr + j + 16, a1);
+      ST16(yr + j + 32, a2);
+      ST16(yr + j + 48, a3);
+    }
+    for (; j + 16 <= len; j += 16) {
+      int m = j % c;
+      v16 a = LD16(init + m);
+      for (int ky = 0; ky < g->kh; ky++) {
+        int iy = oy * g->sh + ky * g->dh - g->pt;
+        if (iy < 0 || iy >= g->h) continue;
+        const float *r = rows + (size_t)iy * g->row + j;
+        const float *fr = fc + (size_t)ky * g->kw * CYCLE(c) + m;
+        for (int kx = 0; kx < g->kw; kx++, fr += CYCLE(c)) a += LD16(r + offs[kx]) * LD16(fr);
+      }
+      ST16(yr + j, a);
+    }
+    for (; j < len; j++) {
+      int m = j % c;
+      float a = init[m];
+      for (int ky = 0; ky < g->kh; ky++) {
+        int iy = oy * g->sh + ky * g->dh - g->pt;
+        if (iy < 0 || iy >= g->h) continue;
+        const float *r = rows + (size_t)iy * g->row + j;
+        for (int kx = 0; kx < g->kw; kx++) a += r[offs[kx]] * fc[(size_t)(ky * g->kw + kx) * CYCLE(c) + m];
+      }
+      yr[j] = a;
+    }
+  }
+}
+
+/** Forward (or, with the flipped filter, a stride-1 input gradient) over all images. */
+static void dw_forward(float *y, const float *x, const float *f, const float *bias, const dw_geom *g, int flip) {
+  int c = g->c;
+  size_t staged = (size_t)g->h * g->row + 64;
+  size_t cyc = (size_t)g->kh * g->kw * CYCLE(c);
+  float *buf = scratch(staged + cyc + CYCLE(c));
+  float *rows = buf, *fc = buf + staged, *init = fc + cyc;
+  // The slack after the staged rows is read by the last vectors of a row and never kept.
+  memset(rows + staged - 64, 0, 64 * sizeof(float));
+  cycle_filter(fc, f, g, flip);
+  for (int i = 0; i < CYCLE(c); i++) init[i] = bias != NULL ? bias[i % c] : 0.0f;
+  for (int b = 0; b < g->n; b++) {
+    stage(rows, x + (size_t)b * g->h * g->w * c, g);
+    dw_rows(y + (size_t)b * g->ho * g->wo * c, rows, fc, init, g);
+  }
+}
+
+/** Scatters dy * f back into staged input rows (any stride): rows[iy][run] += dy[oy] * f[tap]. */
+VARIANTS static void dw_scatter_rows(float *rows, const float *dy, const float *fc, const dw_geom *g) {
+  int c = g->c, len = g->wo * c;
+  for (int oy = 0; oy < g->ho; oy++) {
+    const float *d = dy + (size_t)oy * len;
+    for (int ky = 0; ky < g->kh; ky++) {
+      int iy = oy * g->sh + ky * g->dh - g->pt;
+      if (iy < 0 || iy >= g->h) continue;
+      for (int kx = 0; kx < g->kw; kx++) {
+        float *r = rows + (size_t)iy * g->row + tap_offset(g, kx);
+        const float *fr = fc + (size_t)(ky * g->kw + kx) * CYCLE(c);
+        int j = 0;
+        for (; j + 16 <= len; j += 16) ST16(r + j, LD16(r + j) + LD16(d + j) * LD16(fr + j % c));
+        for (; j < len; j++) r[j] += d[j] * fr[j % c];
+      }
+    }
+  }
+}
+
+static void dw_input_grad(float *dx, const float *dy, const float *f, const dw_geom *g) {
+  if (g->sh == 1 && g->sw == 1) {
+    // dx is dy convolved with the flipped filter, padded by the taps' reach minus the padding.
+    dw_geom t = *g;
+    t.h = g->ho, t.w = g->wo, t.ho = g->h, t.wo = g->w;
+    t.pt = (g->kh - 1) * g->dh - g->pt, t.pl = (g->kw - 1) * g->dw - g->pl;
+    t.slots = t.wo + (t.kw - 1) * t.dw;
+    t.row = t.slots * t.c;
+    dw_forward(dx, dy, f, NULL, &t, 1);
+    return;
+  }
+  int c = g->c;
+  size_t staged = (size_t)g->h * g->row;
+  size_t cyc = (size_t)g->kh * g->kw * CYCLE(c);
+  float *buf = scratch(staged + cyc);
+  float *rows = buf, *fc = buf + staged;
+  cycle_filter(fc, f, g, 0);
+  for (int b = 0; b < g->n; b++) {
+    memset(rows, 0, staged * sizeof(float));
+    dw_scatter_rows(rows, dy + (size_t)b * g->ho * g->wo * c, fc, g);
+    unstage(dx + (size_t)b * g->h * g->w * c, rows, g);
+  }
+}
+
+/**
+ * Filter gradient of one image: acc[tap][l] += run(iy, kx)[j] * dy[oy][j], lane l of the
+ * 16-float block holding j. With c dividing 16 every block has the same lane -> channel map, so
+ * acc keeps 16 lanes a tap; with c a multiple of 16 it keeps c (the block at j % c).
+ */
+VARIANTS static void dw_filter_rows(float *acc, const float *rows, const float *dy, const dw_geom *g, int width) {
+  int c = g->c, len = g->wo * c;
+  int body = len - len % 16;
+  for (int oy = 0; oy < g->ho; oy++) {
+    const float *d = dy + (size_t)oy * len;
+    for (int ky = 0; ky < g->kh; ky++) {
+      int iy = oy * g->sh + ky * g->dh - g->pt;
+      if (iy < 0 || iy >= g->h) continue;
+      for (int kx = 0; kx < g->kw; kx++) {
+        const float *r = rows + (size_t)iy * g->row + tap_offset(g, kx);
+        float *a = acc + (size_t)(ky * g->kw + kx) * width;
+        if (width == 16) {
+          v16 s0 = {0}, s1 = {0};
+          int j = 0;
+          for (; j + 32 <= body; j += 32) {
+            s0 += LD16(r + j) * LD16(d + j);
+            s1 += LD16(r + j + 16) * LD16(d + j + 16);
+          }
+          if (j < body) s0 += LD16(r + j) * LD16(d + j);
+          ST16(a, LD16(a) + s0 + s1);
+        } else {
+          for (int j = 0; j < body; j += 16) ST16(a + j % c, LD16(a + j % c) + LD16(r + j) * LD16(d + j));
+        }
+        // The last len % 16 floats (c divides 16 there: lane j % 16 is channel j % c).
+        for (int j = body; j < len; j++) a[j % width] += r[j] * d[j];
+      }
+    }
+  }
+}
+
+static void dw_filter_grad(float *df, const float *x, const float *dy, const dw_geom *g) {
+  int c = g->c, taps = g->kh * g->kw;
+  int width = c % 16 == 0 ? c : 16;
+  size_t staged = (size_t)g->h * g->row;
+  float *buf = scratch(staged + (size_t)taps * width);
+  float *rows = buf, *acc = buf + staged;
+  memset(acc, 0, (size_t)taps * width * sizeof(float));
+  for (int b = 0; b < g->n; b++) {
+    stage(rows, x + (size_t)b * g->h * g->w * c, g);
+    dw_filter_rows(acc, rows, dy + (size_t)b * g->ho * g->wo * c, g, width);
+  }
+  for (int t = 0; t < taps; t++)
+    for (int ch = 0; ch < c; ch++) {
+      float s = 0.0f;
+      for (int l = ch; l < width; l += c) s += acc[(size_t)t * width + l];
+      df[(size_t)t * c + ch] = s;
+    }
+}
+
+/** Channel counts the depthwise kernels take: a divisor or a multiple of 16 lanes. */
+static int dw_channels_ok(int c) { return c > 0 && (16 % c == 0 || c % 16 == 0); }
+
+// ---------------------------------------------------------------------------------------------
+// 1x1 convolutions: y[P, n] = x[P, k] . w[k, n], and the filter gradient w' = x^T . dy.
+
+// One block of 4 rows x `cols` columns, vectors of type V with W lanes, `nv` vectors wide.
+#define GEMM_BLOCK(V, W, LD, ST, nv)                                                   \
+  do {                                                                                 \
+    V acc[4][nv];                                                                      \
+    for (int r = 0; r < 4; r++)                                                        \
+      for (int q = 0; q < nv; q++) acc[r][q] = (V){0};                                 \
+    for (int kk = 0; kk < k; kk++) {                                                   \
+      V wv[nv];                                                                        \
+      for (int q = 0; q < nv; q++) wv[q] = LD(w + (size_t)kk * n + j + q * W);         \
+      for (int r = 0; r < 4; r++) {                                                    \
+        float xs = x[(size_t)(p + r) * k + kk];                                        \
+        for (int q = 0; q < nv; q++) acc[r][q] += xs * wv[q];                          \
+      }                                                                                \
+    }                                                                                  \
+    for (int r = 0; r < 4; r++)                                                        \
+      for (int q = 0; q < nv; q++) ST(y + (size_t)(p + r) * n + j + q * W, acc[r][q]); \
+  } while (0)
+
+VARIANTS static void gemm(float *y, const float *x, const float *w, int rows, int k, int n) {
+  int p = 0;
+  for (; p + 4 <= rows; p += 4) {
+    int j = 0;
+    for (; j + 64 <= n; j += 64) GEMM_BLOCK(v16, 16, LD16, ST16, 4);
+    for (; j + 16 <= n; j += 16) GEMM_BLOCK(v16, 16, LD16, ST16, 1);
+    for (; j + 8 <= n; j += 8) GEMM_BLOCK(v8, 8, LD8, ST8, 1);
+    for (; j + 4 <= n; j += 4) GEMM_BLOCK(v4, 4, LD4, ST4, 1);
+    for (; j < n; j++)
+      for (int r = 0; r < 4; r++) {
+        float s = 0.0f;
+        for (int kk = 0; kk < k; kk++) s += x[(size_t)(p + r) * k + kk] * w[(size_t)kk * n + j];
+        y[(size_t)(p + r) * n + j] = s;
+      }
+  }
+  for (; p < rows; p++)
+    for (int j = 0; j < n; j++) {
+      float s = 0.0f;
+      for (int kk = 0; kk < k; kk++) s += x[(size_t)p * k + kk] * w[(size_t)kk * n + j];
+      y[(size_t)p * n + j] = s;
+    }
+}
+
+// dw[i0..i0+4, j..j+nv*W) = sum over pixels of x[p, i] * dy[p, j].
+#define WGRAD_BLOCK(V, W, LD, ST, nv)                                                    \
+  do {                                                                                   \
+    V acc[4][nv];                                                                        \
+    for (int r = 0; r < 4; r++)                                                          \
+      for (int q = 0; q < nv; q++) acc[r][q] = (V){0};                                   \
+    for (int p = 0; p < rows; p++) {                                                     \
+      V dv[nv];                                                                          \
+      for (int q = 0; q < nv; q++) dv[q] = LD(dy + (size_t)p * co + j + q * W);          \
+      for (int r = 0; r < 4; r++) {                                                      \
+        float xs = x[(size_t)p * ci + i + r];                                            \
+        for (int q = 0; q < nv; q++) acc[r][q] += xs * dv[q];                            \
+      }                                                                                  \
+    }                                                                                    \
+    for (int r = 0; r < 4; r++)                                                          \
+      for (int q = 0; q < nv; q++) ST(dw + (size_t)(i + r) * co + j + q * W, acc[r][q]); \
+  } while (0)
+
+VARIANTS static void pointwise_wgrad(float *dw, const float *x, const float *dy, int rows, int ci, int co) {
+  int i = 0;
+  for (; i + 4 <= ci; i += 4) {
+    int j = 0;
+    for (; j + 64 <= co; j += 64) WGRAD_BLOCK(v16, 16, LD16, ST16, 4);
+    for (; j + 16 <= co; j += 16) WGRAD_BLOCK(v16, 16, LD16, ST16, 1);
+    for (; j + 8 <= co; j += 8) WGRAD_BLOCK(v8, 8, LD8, ST8, 1);
+    for (; j + 4 <= co; j += 4) WGRAD_BLOCK(v4, 4, LD4, ST4, 1);
+    for (; j < co; j++)
+      for (int r = 0; r < 4; r++) {
+        float s = 0.0f;
+        for (int p = 0; p < rows; p++) s += x[(size_t)p * ci + i + r] * dy[(size_t)p * co + j];
+        dw[(size_t)(i + r) * co + j] = s;
+      }
+  }
+  for (; i < ci; i++)
+    for (int j = 0; j < co; j++) {
+      float s = 0.0f;
+      for (int p = 0; p < rows; p++) s += x[(size_t)p * ci + i] * dy[(size_t)p * co + j];
+      dw[(size_t)i * co + j] = s;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// N-API: (memory: ArrayBuffer, ...byte offsets and sizes) for each kernel.
+
+#define MAX_ARGS 20
+
+typedef struct {
+  char *base;
+  size_t bytes;
+  int64_t v[MAX_ARGS];
+} call_args;
+
+/** Reads the buffer and `count` integers; false (with a JS exception pending) on bad input. */
+static int read_args(napi_env env, napi_callback_info info, const char *name, size_t count, call_args *out) {
+  napi_value argv[MAX_ARGS + 1];
+  size_t argc = MAX_ARGS + 1;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return 0;
+  if (argc != count + 1) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "%s: expected the memory and %zu numbers, got %zu arguments", name, count, argc);
+    napi_throw_type_error(env, NULL, msg);
+    return 0;
+  }
+  void *data = NULL;
+  if (napi_get_arraybuffer_info(env, argv[0], &data, &out->bytes) != napi_ok) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "%s: the first argument must be the wasm memory's ArrayBuffer", name);
+    napi_throw_type_error(env, NULL, msg);
+    return 0;
+  }
+  out->base = data;
+  for (size_t i = 0; i < count; i++) {
+    if (napi_get_value_int64(env, argv[i + 1], &out->v[i]) != napi_ok) {
+      char msg[160];
+      snprintf(msg, sizeof msg, "%s: argument %zu must be a number", name, i + 1);
+      napi_throw_type_error(env, NULL, msg);
+      return 0;
+    }
+  }
+  return 1;
+}
+
+/** The float32 tensor at byte `offset` holding `count` floats, or NULL (exception set) if out of bounds. */
+static float *tensor(napi_env env, const call_args *a, const char *name, int64_t offset, int64_t count) {
+  if (count == 0) return (float *)a->base; /* an empty tensor: nothing is read or written */
+  if (offset <= 0 || offset % 4 != 0 || count < 0 || (uint64_t)offset + (uint64_t)count * 4 > a->bytes) {
+    char msg[200];
+    snprintf(msg, sizeof msg, "%s: a tensor at byte %lld (%lld floats) lies outside the %zu-byte memory", name,
+             (long long)offset, (long long)count, a->bytes);
+    napi_throw_range_error(env, NULL, msg);
+    return NULL;
+  }
+  return (float *)(a->base + offset);
+}
+
+static int geometry_ok(napi_env env, const char *name, const dw_geom *g) {
+  if (g->n < 1 || g->h < 1 || g->w < 1 || !dw_channels_ok(g->c) || g->ho < 0 || g->wo < 0 || g->kh < 1 ||
+      g->kw < 1 || g->kw > 64 || g->sh < 1 || g->sw < 1 || g->dh < 1 || g->dw < 1 || g->pt < 0 || g->pl < 0) {
+    char msg[200];
+    snprintf(msg, sizeof msg, "%s: unsupported geometry (n %d, h %d, w %d, c %d, k %dx%d, stride %dx%d)", name, g->n,
+             g->h, g->w, g->c, g->kh, g->kw, g->sh, g->sw);
+    napi_throw_range_error(env, NULL, msg);
+    return 0;
+  }
+  return 1;
+}
+
+// dw_conv(mem, x, f, bias | 0, y, n, h, w, c, ho, wo, kh, kw, sh, sw, dh, dw, pt, pl)
+static napi_value js_dw_conv(napi_env env, napi_callback_info info) {
+  call_args a;
+  if (!read_args(env, info, "dw_conv", 18, &a)) return NULL;
+  dw_geom g = geometry(a.v + 4);
+  if (!geometry_ok(env, "dw_conv", &g)) return NULL;
+  float *x = tensor(env, &a, "dw_conv", a.v[0], (int64_t)g.n * g.h * g.w * g.c);
+  float *f = x ? tensor(env, &a, "dw_conv", a.v[1], (int64_t)g.kh * g.kw * g.c) : NULL;
+  float *bias = a.v[2] == 0 ? NULL : tensor(env, &a, "dw_conv", a.v[2], g.c);
+  float *y = f ? tensor(env, &a, "dw_conv", a.v[3], (int64_t)g.n * g.ho * g.wo * g.c) : NULL;
+  if (!x || !f || !y || (a.v[2] != 0 && !bias)) return NULL;
+  dw_forward(y, x, f, bias, &g, 0);
+  return NULL;
+}
+
+// dw_conv_input_grad(mem, dy, f, dx, n, h, w, c, ho, wo, kh, kw, sh, sw, dh, dw, pt, pl)
+static napi_value js_dw_conv_input_grad(napi_env env, napi_callback_info info) {
+  call_args a;
+  if (!read_args(env, info, "dw_conv_input_grad", 17, &a)) return NULL;
+  dw_geom g = geometry(a.v + 3);
+  if (!geometry_ok(env, "dw_conv_input_grad", &g)) return NULL;
+  float *dy = tensor(env, &a, "dw_conv_input_grad", a.v[0], (int64_t)g.n * g.ho * g.wo * g.c);
+  float *f = dy ? tensor(env, &a, "dw_conv_input_grad", a.v[1], (int64_t)g.kh * g.kw * g.c) : NULL;
+  float *dx = f ? tensor(env, &a, "dw_conv_input_grad", a.v[2], (int64_t)g.n * g.h * g.w * g.c) : NULL;
+  if (!dx) return NULL;
+  dw_input_grad(dx, dy, f, &g);
+  return NULL;
+}
+
+// dw_conv_filter_grad(mem, x, dy, df, n, h, w, c, ho, wo, kh, kw, sh, sw, dh, dw, pt, pl)
+static napi_value js_dw_conv_filter_grad(napi_env env, napi_callback_info info) {
+  call_args a;
+  if (!read_args(env, info, "dw_conv_filter_grad", 17, &a)) return NULL;
+  dw_geom g = geometry(a.v + 3);
+  if (!geometry_ok(env, "dw_conv_filter_grad", &g)) return NULL;
+  float *x = tensor(env, &a, "dw_conv_filter_grad", a.v[0], (int64_t)g.n * g.h * g.w * g.c);
+  float *dy = x ? tensor(env, &a, "dw_conv_filter_grad", a.v[1], (int64_t)g.n * g.ho * g.wo * g.c) : NULL;
+  float *df = dy ? tensor(env, &a, "dw_conv_filter_grad", a.v[2], (int64_t)g.kh * g.kw * g.c) : NULL;
+  if (!df) return NULL;
+  dw_filter_grad(df, x, dy, &g);
+  return NULL;
+}
+
+static int sizes_ok(napi_env env, const char *name, int64_t p, int64_t ci, int64_t co) {
+  if (p < 1 || ci < 1 || co < 1 || p > INT32_MAX || ci > 65536 || co > 65536) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "%s: unsupported sizes (pixels %lld, in %lld, out %lld)", name, (long long)p,
+             (long long)ci, (long long)co);
+    napi_throw_range_error(env, NULL, msg);
+    return 0;
+  }
+  return 1;
+}
+
+// pointwise_conv(mem, x, w, y, p, ci, co): y[p, co] = x[p, ci] . w[ci, co]
+static napi_value js_pointwise_conv(napi_env env, napi_callback_info info) {
+  call_args a;
+  if (!read_args(env, info, "pointwise_conv", 6, &a)) return NULL;
+  int64_t p = a.v[3], ci = a.v[4], co = a.v[5];
+  if (!sizes_ok(env, "pointwise_conv", p, ci, co)) return NULL;
+  float *x = tensor(env, &a, "pointwise_conv", a.v[0], p * ci);
+  float *w = x ? tensor(env, &a, "pointwise_conv", a.v[1], ci * co) : NULL;
+  float *y = w ? tensor(env, &a, "pointwise_conv", a.v[2], p * co) : NULL;
+  if (!y) return NULL;
+  gemm(y, x, w, (int)p, (int)ci, (int)co);
+  return NULL;
+}
+
+// pointwise_input_grad(mem, dy, w, dx, p, ci, co): dx[p, ci] = dy[p, co] . w[ci, co]^T
+static napi_value js_pointwise_input_grad(napi_env env, napi_callback_info info) {
+  call_args a;
+  if (!read_args(env, info, "pointwise_input_grad", 6, &a)) return NULL;
+  int64_t p = a.v[3], ci = a.v[4], co = a.v[5];
+  if (!sizes_ok(env, "pointwise_input_grad", p, ci, co)) return NULL;
+  float *dy = tensor(env, &a, "pointwise_input_grad", a.v[0], p * co);
+  float *w = dy ? tensor(env, &a, "pointwise_input_grad", a.v[1], ci * co) : NULL;
+  float *dx = w ? tensor(env, &a, "pointwise_input_grad", a.v[2], p * ci) : NULL;
+  if (!dx) return NULL;
+  float *wt = scratch((size_t)ci * co);
+  for (int64_t i = 0; i < ci; i++)
+    for (int64_t j = 0; j < co; j++) wt[j * ci + i] = w[i * co + j];
+  gemm(dx, dy, wt, (int)p, (int)co, (int)ci);
+  return NULL;
+}
+
+// pointwise_filter_grad(mem, x, dy, dw, p, ci, co): dw[ci, co] = x[p, ci]^T . dy[p, co]
+static napi_value js_pointwise_filter_grad(napi_env env, napi_callback_info info) {
+  call_args a;
+  if (!read_args(env, info, "pointwise_filter_grad", 6, &a)) return NULL;
+  int64_t p = a.v[3], ci = a.v[4], co = a.v[5];
+  if (!sizes_ok(env, "pointwise_filter_grad", p, ci, co)) return NULL;
+  float *x = tensor(env, &a, "pointwise_filter_grad", a.v[0], p * ci);
+  float *dy = x ? tensor(env, &a, "pointwise_filter_grad", a.v[1], p * co) : NULL;
+  float *dw = dy ? tensor(env, &a, "pointwise_filter_grad", a.v[2], ci * co) : NULL;
+  if (!dw) return NULL;
+  pointwise_wgrad(dw, x, dy, (int)p, (int)ci, (int)co);
+  return NULL;
+}
+
+/** Which compiled copy the loader picked, for the backend's one-line reason. */
+static napi_value js_vector_width(napi_env env, napi_callback_info info) {
+  (void)info;
+  const char *isa = "128-bit";
+#if defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512dq"))
+    isa = "AVX-512";
+  else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    isa = "AVX2";
+#endif
+  napi_value out;
+  napi_create_string_utf8(env, isa, NAPI_AUTO_LENGTH, &out);
+  return out;
+}
+
+NAPI_MODULE_INIT() {
+  napi_property_descriptor props[] = {
+      {"dw_conv", NULL, js_dw_conv, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"dw_conv_input_grad", NULL, js_dw_conv_input_grad, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"dw_conv_filter_grad", NULL, js_dw_conv_filter_grad, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"pointwise_conv", NULL, js_pointwise_conv, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"pointwise_input_grad", NULL, js_pointwise_input_grad, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"pointwise_filter_grad", NULL, js_pointwise_filter_grad, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"vector_width", NULL, js_vector_width, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}

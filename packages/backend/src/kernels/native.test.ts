@@ -1,0 +1,198 @@
+// The native CPU kernels (native/kernels/cpu_kernels.c) against the SIMD module's kernels they
+// stand in for, and the 1x1 convolution kernels against XNNPACK's convolution and matMul, on
+// channel counts and widths that reach every vector block and remainder.
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { randn, relError, setupBackends, tensor } from '../../test/helpers.js';
+import { NATIVE_KERNELS_PATH, nativeKernelsStatus, setNativeKernelsEnabled } from './native.js';
+import { simdKernels } from './simd.js';
+import { POINTWISE_FILTER_GRAD, POINTWISE_INPUT_GRAD } from './wasm-kernels.js';
+
+type Pad = tf.Conv2DAttrs['pad'];
+type Shape4 = [number, number, number, number];
+
+// The install builds the addon (scripts/build-kernels.mjs); only an explicit opt-out skips these.
+const optedOut = /^(0|false|no|off)$/i.test(process.env.TSNAS_NATIVE_KERNELS ?? '');
+
+beforeAll(async () => {
+  await setupBackends({ checkKernelLeaks: true });
+  await tf.setBackend('wasm');
+});
+
+/** Runs `f` with the native kernels, then with the SIMD module's; returns both results' data. */
+function nativeAndWasm(f: () => tf.Tensor): [Float32Array, Float32Array] {
+  onTestFinished(() => setNativeKernelsEnabled(true));
+  const results: Float32Array[] = [];
+  for (const on of [true, false]) {
+    setNativeKernelsEnabled(on);
+    const t = tf.tidy(f);
+    results.push(t.dataSync() as Float32Array);
+    t.dispose();
+  }
+  return [results[0], results[1]];
+}
+
+const PADS: Pad[] = [
+  'same',
+  'valid',
+  [
+    [0, 0],
+    [2, 1],
+    [0, 2],
+    [0, 0],
+  ],
+  // More left padding than a 1x1 or 3x3 filter reaches: the stride-1 input gradient starts inside dy.
+  [
+    [0, 0],
+    [1, 0],
+    [3, 1],
+    [0, 0],
+  ],
+];
+
+describe.skipIf(optedOut)('native CPU kernels', () => {
+  it('are built and loaded, and stand in for the SIMD module on wasm', () => {
+    const status = nativeKernelsStatus();
+    expect(status.why, `${NATIVE_KERNELS_PATH}: ${status.why}`).toBeUndefined();
+    expect(status.loaded).toBe(true);
+    expect(['AVX-512', 'AVX2', '128-bit']).toContain(status.isa);
+    expect(simdKernels(tf.backend())?.native).toBe(status.isa);
+    setNativeKernelsEnabled(false);
+    onTestFinished(() => setNativeKernelsEnabled(true));
+    expect(simdKernels(tf.backend())?.native).toBeUndefined();
+  });
+
+  it.each([1, 2, 4, 8, 16, 32, 48])(
+    'depthwise forward and both gradients match the SIMD module with %i channels',
+    (c) => {
+      let checked = 0;
+      for (const k of [1, 3, 5])
+        for (const stride of [1, 2])
+          for (const dilation of [1, 2])
+            for (const pad of PADS) {
+              if (stride > 1 && dilation > 1) continue; // tfjs refuses both at once
+              // 9 columns: rows of 9*c floats end in a partial 16-float block for every c < 16.
+              const inShape: Shape4 = [2, 7, 9, c];
+              const fShape: Shape4 = [k, k, c, 1];
+              if (pad === 'valid' && (k - 1) * dilation + 1 > 7) continue;
+              const info = tf.backend_util.computeConv2DInfo(
+                inShape,
+                fShape,
+                stride,
+                dilation,
+                pad,
+                undefined,
+                true,
+              );
+              const seed = c * 1000 + k * 100 + stride * 10 + dilation;
+              const x = randn(inShape, seed);
+              const f = randn(fShape, seed + 1);
+              const bias = randn([c], seed + 3);
+              const dy = randn(info.outShape, seed + 2);
+              const attrs = { strides: stride, pad, dilations: dilation };
+              const where = `k=${k} stride=${stride} dilation=${dilation} pad=${JSON.stringify(pad)}`;
+              const [y, yWasm] = nativeAndWasm(() =>
+                tf.fused.depthwiseConv2d({
+                  x: tensor(x) as tf.Tensor4D,
+                  filter: tensor(f) as tf.Tensor4D,
+                  bias: tensor(bias),
+                  strides: stride,
+                  pad: pad as 'same',
+                  dilations: dilation,
+                }),
+              );
+              expect(relError(y, yWasm), `y ${where}`).toBeLessThan(1e-5);
+              const [dx, dxWasm] = nativeAndWasm(
+                () =>
+                  tf
+                    .engine()
+                    .runKernel(tf.DepthwiseConv2dNativeBackpropInput, { dy: tensor(dy), filter: tensor(f) }, {
+                      ...attrs,
+                      inputShape: inShape,
+                    } as unknown as tf.NamedAttrMap) as tf.Tensor,
+              );
+              expect(relError(dx, dxWasm), `dx ${where}`).toBeLessThan(1e-5);
+              const [df, dfWasm] = nativeAndWasm(
+                () =>
+                  tf
+                    .engine()
+                    .runKernel(tf.DepthwiseConv2dNativeBackpropFilter, { x: tensor(x), dy: tensor(dy) }, {
+                      ...attrs,
+                      filterShape: fShape,
+                    } as unknown as tf.NamedAttrMap) as tf.Tensor,
+              );
+              expect(relError(df, dfWasm), `df ${where}`).toBeLessThan(1e-5);
+              checked++;
+            }
+      expect(checked).toBeGreaterThan(20);
+    },
+  );
+
+  // [pixels, in, out]: 4-row blocks and a remainder, and every column block (64, 16, 8, 4, scalar).
+  const GEMMS: [number, number, number][] = [
+    [37, 16, 16],
+    [30, 64, 64],
+    [21, 12, 80],
+    [9, 3, 5],
+    [64, 8, 4],
+    [33, 17, 92],
+  ];
+
+  it.each(GEMMS)('1x1 convolution over %i pixels, %i -> %i channels, matches XNNPACK', (p, ci, co) => {
+    const x = randn([1, 1, p, ci], p + ci);
+    const w = randn([1, 1, ci, co], co);
+    const [y, yXnn] = nativeAndWasm(() =>
+      tf.conv2d(tensor(x) as tf.Tensor4D, tensor(w) as tf.Tensor4D, 1, 'valid'),
+    );
+    expect(relError(y, yXnn)).toBeLessThan(1e-5);
+  });
+
+  it.each(GEMMS)(
+    "1x1 convolution's input and filter gradients over %i pixels, %i -> %i channels",
+    (p, ci, co) => {
+      const x = randn([1, 1, p, ci], p + ci + 1);
+      const w = randn([1, 1, ci, co], co + 1);
+      const dy = randn([1, 1, p, co], p + 2);
+      setNativeKernelsEnabled(true);
+      const dx = tf.tidy(() =>
+        tf.engine().runKernel(POINTWISE_INPUT_GRAD, { dy: tensor(dy), filter: tensor(w) }, {}),
+      ) as tf.Tensor;
+      const dw = tf.tidy(() =>
+        tf.engine().runKernel(POINTWISE_FILTER_GRAD, { x: tensor(x), dy: tensor(dy) }, {}),
+      );
+      const dwT = dw as tf.Tensor;
+      // The references: XNNPACK's matMul of the 2-D views.
+      const [dxRef, dwRef] = tf.tidy(() => {
+        const dy2 = tf.reshape(tensor(dy), [p, co]);
+        const w2 = tf.reshape(tensor(w), [ci, co]);
+        const x2 = tf.reshape(tensor(x), [p, ci]);
+        return [tf.matMul(dy2, tf.transpose(w2)), tf.matMul(tf.transpose(x2), dy2)];
+      });
+      expect(dx.shape).toEqual([1, 1, p, ci]);
+      expect(dwT.shape).toEqual([ci, co]);
+      expect(relError(dx.dataSync() as Float32Array, dxRef.dataSync() as Float32Array)).toBeLessThan(1e-5);
+      expect(relError(dwT.dataSync() as Float32Array, dwRef.dataSync() as Float32Array)).toBeLessThan(1e-5);
+      tf.dispose([dx, dwT, dxRef, dwRef]);
+    },
+  );
+
+  it('refuse a tensor outside the memory with an error naming the kernel, and write nothing', async () => {
+    const { createRequire } = await import('node:module');
+    const addon = createRequire(import.meta.url)(NATIVE_KERNELS_PATH) as {
+      pointwise_conv(m: ArrayBuffer, ...a: number[]): void;
+      dw_conv(m: ArrayBuffer, ...a: number[]): void;
+    };
+    const memory = new ArrayBuffer(1024);
+    const view = new Float32Array(memory);
+    view.fill(7);
+    // y would end at byte 64 + 4 * 4 * 16 = 320 -- fine -- but x at 960 runs 64 floats past the end.
+    expect(() => addon.pointwise_conv(memory, 960, 16, 64, 4, 16, 4)).toThrow(
+      /pointwise_conv: a tensor at byte 960/,
+    );
+    expect(() => addon.pointwise_conv(memory, 4, 16, 64, 4, 16)).toThrow(/expected the memory and 6 numbers/);
+    expect(() => addon.dw_conv(memory, 4, 8, 0, 16, 1, 2, 2, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0, 0)).toThrow(
+      /dw_conv: unsupported geometry .*c 3/,
+    );
+    expect(view.every((v) => v === 7)).toBe(true);
+  });
+});
