@@ -40,20 +40,24 @@ typedef float v4 __attribute__((vector_size(16), aligned(4)));
 #define CYCLE(c) ((c) + 64)
 
 // ---------------------------------------------------------------------------------------------
-// Scratch: one growing buffer per thread (staged rows, cyclic filters, transposed weights).
+// Scratch: growing buffers per thread, one per slot, so that a helper with scratch of its own (the
+// per-channel sums) never overwrites its caller's (BatchNorm's cyclic statistics).
 
-static __thread float *scratch_buf = NULL;
-static __thread size_t scratch_cap = 0;
+enum { SCRATCH_MAIN, SCRATCH_SUMS, SCRATCH_SLOTS };
+static __thread float *scratch_buf[SCRATCH_SLOTS];
+static __thread size_t scratch_cap[SCRATCH_SLOTS];
 
-static float *scratch(size_t floats) {
-  if (floats > scratch_cap) {
-    free(scratch_buf);
+static float *scratch_in(int slot, size_t floats) {
+  if (floats > scratch_cap[slot]) {
+    free(scratch_buf[slot]);
     size_t cap = floats + floats / 2 + 1024;
-    scratch_buf = aligned_alloc(64, ((cap * sizeof(float) + 63) / 64) * 64);
-    scratch_cap = scratch_buf == NULL ? 0 : cap;
+    scratch_buf[slot] = aligned_alloc(64, ((cap * sizeof(float) + 63) / 64) * 64);
+    scratch_cap[slot] = scratch_buf[slot] == NULL ? 0 : cap;
   }
-  return scratch_buf;
+  return scratch_buf[slot];
 }
+
+static float *scratch(size_t floats) { return scratch_in(SCRATCH_MAIN, floats); }
 
 // ---------------------------------------------------------------------------------------------
 // Depthwise convolutions.
@@ -401,6 +405,158 @@ VARIANTS static void pointwise_wgrad(float *dw, const float *x, const float *dy,
 }
 
 // ---------------------------------------------------------------------------------------------
+// Per-channel sums, BatchNorm, ReLU's gradient: elementwise over [p, c] tensors, read as one flat
+// run of p*c floats. A vector at flat index j holds channels (j + lane) % c; when c divides 16
+// every vector has the same lane -> channel map, otherwise the per-channel operands are read from
+// cyclic copies at j % c (CYCLE16(c) floats).
+
+#define CYCLE16(c) ((c) + 16)
+
+/** A cyclic copy of per-channel values v: out[i] = v[i % c] for i < c + 16. */
+static void cycle_channels(float *out, const float *v, int c) {
+  for (int i = 0; i < CYCLE16(c); i++) out[i] = v[i % c];
+}
+
+enum sum_of { SUM_X, SUM_XY, SUM_SQDEV };
+
+/** The term summed at flat index j: x, x * y, or (x - mean)^2 with the cyclic mean at offset m. */
+#define TERM16(kind, x, y, mc, j, m)                                   \
+  ((kind) == SUM_X    ? LD16((x) + (j))                                \
+   : (kind) == SUM_XY ? LD16((x) + (j)) * LD16((y) + (j))              \
+                      : (LD16((x) + (j)) - LD16((mc) + (m))) * (LD16((x) + (j)) - LD16((mc) + (m))))
+#define TERM1(kind, x, y, mc, j, m)                 \
+  ((kind) == SUM_X    ? (x)[j]                      \
+   : (kind) == SUM_XY ? (x)[j] * (y)[j]             \
+                      : ((x)[j] - (mc)[m]) * ((x)[j] - (mc)[m]))
+
+/**
+ * out[ch] = sum over p pixels of the term, summed in chunks of 1024 pixels first (as the SIMD
+ * module does) to keep long sums' rounding small. `kind` is a constant at every call site.
+ */
+VARIANTS static void channel_sums(float *out, enum sum_of kind, const float *x, const float *y, const float *mc,
+                                  int p, int c) {
+  size_t n = (size_t)p * c, chunk = (size_t)1024 * c;
+  if (16 % c == 0) {
+    v16 total = {0};
+    float tail[16] = {0};
+    for (size_t start = 0; start < n; start += chunk) {
+      size_t end = start + chunk < n ? start + chunk : n, j = start;
+      v16 s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+      for (; j + 64 <= end; j += 64) {
+        s0 += TERM16(kind, x, y, mc, j, 0);
+        s1 += TERM16(kind, x, y, mc, j + 16, 0);
+        s2 += TERM16(kind, x, y, mc, j + 32, 0);
+        s3 += TERM16(kind, x, y, mc, j + 48, 0);
+      }
+      for (; j + 16 <= end; j += 16) s0 += TERM16(kind, x, y, mc, j, 0);
+      for (; j < end; j++) tail[j % 16] += TERM1(kind, x, y, mc, j, j % 16);
+      total += (s0 + s1) + (s2 + s3);
+    }
+    for (int ch = 0; ch < c; ch++) {
+      float s = 0.0f;
+      for (int l = ch; l < 16; l += c) s += total[l] + tail[l];
+      out[ch] = s;
+    }
+    return;
+  }
+  memset(out, 0, sizeof(float) * c);
+  float *part = scratch_in(SCRATCH_SUMS, (size_t)c);
+  for (int start = 0; start < p; start += 1024) {
+    int end = start + 1024 < p ? start + 1024 : p;
+    memset(part, 0, sizeof(float) * c);
+    if (c % 16 == 0) {
+      for (int i = start; i < end; i++)
+        for (int ch = 0; ch < c; ch += 16)
+          ST16(part + ch, LD16(part + ch) + TERM16(kind, x, y, mc, (size_t)i * c + ch, ch));
+    } else {
+      for (int i = start; i < end; i++)
+        for (int ch = 0; ch < c; ch++) part[ch] += TERM1(kind, x, y, mc, (size_t)i * c + ch, ch);
+    }
+    for (int ch = 0; ch < c; ch++) out[ch] += part[ch];
+  }
+}
+
+/** out[j] = x[j] * mul[j % c] + add[j % c] over the flat run (cyclic mul and add). */
+VARIANTS static void scale_shift(float *out, const float *x, const float *mul, const float *add, int p, int c) {
+  size_t n = (size_t)p * c, j = 0;
+  int m = 0;
+  for (; j + 16 <= n; j += 16) {
+    ST16(out + j, LD16(x + j) * LD16(mul + m) + LD16(add + m));
+    m += 16;
+    while (m >= c) m -= c;
+  }
+  for (; j < n; j++) out[j] = x[j] * mul[j % c] + add[j % c];
+}
+
+/**
+ * Training-mode BatchNorm over x [p, c], the SIMD module's batch_norm_train: batch mean and biased
+ * variance in two passes, y = x * inv_std - mean * inv_std, and the running statistics' next
+ * values (momentum m, unbiased variance).
+ */
+static void batch_norm_train(const float *x, const float *rm, const float *rv, float *y, float *inv_std,
+                             float *new_rm, float *new_rv, int p, int c, float m, float eps) {
+  float *cyc = scratch((size_t)3 * CYCLE16(c));
+  float *mean_c = cyc, *is_c = cyc + CYCLE16(c), *shift_c = cyc + 2 * CYCLE16(c);
+  channel_sums(new_rm, SUM_X, x, NULL, NULL, p, c);
+  for (int ch = 0; ch < c; ch++) new_rm[ch] *= 1.0f / (float)p;
+  cycle_channels(mean_c, new_rm, c);
+  channel_sums(new_rv, SUM_SQDEV, x, NULL, mean_c, p, c);
+  for (int ch = 0; ch < c; ch++) {
+    new_rv[ch] *= 1.0f / (float)p;
+    inv_std[ch] = 1.0f / __builtin_sqrtf(new_rv[ch] + eps);
+  }
+  cycle_channels(is_c, inv_std, c);
+  for (int i = 0; i < CYCLE16(c); i++) shift_c[i] = -(mean_c[i] * is_c[i]);
+  scale_shift(y, x, is_c, shift_c, p, c);
+  float unbias = m * (float)p / (float)(p - 1);
+  for (int ch = 0; ch < c; ch++) {
+    float mean = new_rm[ch], var = new_rv[ch];
+    new_rm[ch] = rm[ch] * (1.0f - m) + mean * m;
+    new_rv[ch] = rv[ch] * (1.0f - m) + var * unbias;
+  }
+}
+
+/** BatchNorm's backward (the SIMD module's batch_norm_grad): the two sums, then
+ *  dx = scale * (dy - mean(dy) - xhat * mean(dy * xhat)). */
+VARIANTS static void batch_norm_dx(float *dx, const float *dy, const float *xhat, const float *s_c,
+                                   const float *m1_c, const float *m2_c, int p, int c) {
+  size_t n = (size_t)p * c, j = 0;
+  int m = 0;
+  for (; j + 16 <= n; j += 16) {
+    ST16(dx + j, (LD16(dy + j) - LD16(m1_c + m) - LD16(xhat + j) * LD16(m2_c + m)) * LD16(s_c + m));
+    m += 16;
+    while (m >= c) m -= c;
+  }
+  for (; j < n; j++) dx[j] = (dy[j] - m1_c[j % c] - xhat[j] * m2_c[j % c]) * s_c[j % c];
+}
+
+static void batch_norm_grad(const float *dy, const float *xhat, const float *scale, float *dx, float *sum_dy,
+                            float *sum_dy_xhat, int p, int c) {
+  channel_sums(sum_dy, SUM_X, dy, NULL, NULL, p, c);
+  channel_sums(sum_dy_xhat, SUM_XY, dy, xhat, NULL, p, c);
+  float *cyc = scratch((size_t)3 * CYCLE16(c));
+  float *s_c = cyc, *m1_c = cyc + CYCLE16(c), *m2_c = cyc + 2 * CYCLE16(c);
+  cycle_channels(s_c, scale, c);
+  for (int i = 0; i < CYCLE16(c); i++) {
+    m1_c[i] = sum_dy[i % c] * (1.0f / (float)p);
+    m2_c[i] = sum_dy_xhat[i % c] * (1.0f / (float)p);
+  }
+  batch_norm_dx(dx, dy, xhat, s_c, m1_c, m2_c, p, c);
+}
+
+typedef int vi16 __attribute__((vector_size(64), aligned(4)));
+
+/** ReLU's gradient: dx = dy where x > 0, else 0 (NaN x gives 0, as the SIMD module). */
+VARIANTS static void relu_grad(float *dx, const float *dy, const float *x, size_t n) {
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    vi16 keep = LD16(x + i) > (v16){0};
+    ST16(dx + i, (v16)((vi16)LD16(dy + i) & keep));
+  }
+  for (; i < n; i++) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+// ---------------------------------------------------------------------------------------------
 // N-API: (memory: ArrayBuffer, ...byte offsets and sizes) for each kernel.
 
 #define MAX_ARGS 20
@@ -565,6 +721,62 @@ static napi_value js_pointwise_filter_grad(napi_env env, napi_callback_info info
   return NULL;
 }
 
+/** read_args for kernels whose trailing arguments include floats: the doubles of args [from, count). */
+static int read_doubles(napi_env env, napi_callback_info info, size_t from, size_t count, double *out) {
+  napi_value argv[MAX_ARGS + 1];
+  size_t argc = MAX_ARGS + 1;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return 0;
+  for (size_t i = 0; i < count; i++)
+    if (napi_get_value_double(env, argv[from + i + 1], &out[i]) != napi_ok) return 0;
+  return 1;
+}
+
+// batch_norm_train(mem, x, rm, rv, y, inv_std, new_rm, new_rv, p, c, momentum, eps)
+static napi_value js_batch_norm_train(napi_env env, napi_callback_info info) {
+  call_args a;
+  const char *name = "batch_norm_train";
+  if (!read_args(env, info, name, 11, &a)) return NULL;
+  double fl[2];
+  if (!read_doubles(env, info, 9, 2, fl)) return NULL;
+  int64_t p = a.v[7], c = a.v[8];
+  if (!sizes_ok(env, name, p, c, c)) return NULL;
+  float *t[7];
+  int64_t counts[7] = {p * c, c, c, p * c, c, c, c};
+  for (int i = 0; i < 7; i++)
+    if (!(t[i] = tensor(env, &a, name, a.v[i], counts[i]))) return NULL;
+  batch_norm_train(t[0], t[1], t[2], t[3], t[4], t[5], t[6], (int)p, (int)c, (float)fl[0], (float)fl[1]);
+  return NULL;
+}
+
+// batch_norm_grad(mem, dy, xhat, scale, dx, sum_dy, sum_dy_xhat, p, c)
+static napi_value js_batch_norm_grad(napi_env env, napi_callback_info info) {
+  call_args a;
+  const char *name = "batch_norm_grad";
+  if (!read_args(env, info, name, 8, &a)) return NULL;
+  int64_t p = a.v[6], c = a.v[7];
+  if (!sizes_ok(env, name, p, c, c)) return NULL;
+  float *t[6];
+  int64_t counts[6] = {p * c, p * c, c, p * c, c, c};
+  for (int i = 0; i < 6; i++)
+    if (!(t[i] = tensor(env, &a, name, a.v[i], counts[i]))) return NULL;
+  batch_norm_grad(t[0], t[1], t[2], t[3], t[4], t[5], (int)p, (int)c);
+  return NULL;
+}
+
+// relu_grad(mem, dy, x, dx, n)
+static napi_value js_relu_grad(napi_env env, napi_callback_info info) {
+  call_args a;
+  if (!read_args(env, info, "relu_grad", 4, &a)) return NULL;
+  int64_t n = a.v[3];
+  if (n < 1) return NULL; /* nothing to do */
+  float *dy = tensor(env, &a, "relu_grad", a.v[0], n);
+  float *x = dy ? tensor(env, &a, "relu_grad", a.v[1], n) : NULL;
+  float *dx = x ? tensor(env, &a, "relu_grad", a.v[2], n) : NULL;
+  if (!dx) return NULL;
+  relu_grad(dx, dy, x, (size_t)n);
+  return NULL;
+}
+
 /** Which compiled copy the loader picked, for the backend's one-line reason. */
 static napi_value js_vector_width(napi_env env, napi_callback_info info) {
   (void)info;
@@ -590,6 +802,9 @@ NAPI_MODULE_INIT() {
       {"pointwise_conv", NULL, js_pointwise_conv, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pointwise_input_grad", NULL, js_pointwise_input_grad, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pointwise_filter_grad", NULL, js_pointwise_filter_grad, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"batch_norm_train", NULL, js_batch_norm_train, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"batch_norm_grad", NULL, js_batch_norm_grad, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"relu_grad", NULL, js_relu_grad, NULL, NULL, NULL, napi_enumerable, NULL},
       {"vector_width", NULL, js_vector_width, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

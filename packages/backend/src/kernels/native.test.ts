@@ -6,7 +6,13 @@ import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { randn, relError, setupBackends, tensor } from '../../test/helpers.js';
 import { NATIVE_KERNELS_PATH, nativeKernelsStatus, setNativeKernelsEnabled } from './native.js';
 import { simdKernels } from './simd.js';
-import { POINTWISE_FILTER_GRAD, POINTWISE_INPUT_GRAD } from './wasm-kernels.js';
+import {
+  BATCH_NORM_GRAD,
+  BATCH_NORM_TRAIN,
+  POINTWISE_FILTER_GRAD,
+  POINTWISE_INPUT_GRAD,
+  RELU_GRAD,
+} from './wasm-kernels.js';
 
 type Pad = tf.Conv2DAttrs['pad'];
 type Shape4 = [number, number, number, number];
@@ -21,13 +27,19 @@ beforeAll(async () => {
 
 /** Runs `f` with the native kernels, then with the SIMD module's; returns both results' data. */
 function nativeAndWasm(f: () => tf.Tensor): [Float32Array, Float32Array] {
+  const [native, wasm] = nativeAndWasmAll(() => [f()]);
+  return [native[0], wasm[0]];
+}
+
+/** nativeAndWasm for kernels with several outputs: every output's data, per path. */
+function nativeAndWasmAll(f: () => tf.Tensor[]): [Float32Array[], Float32Array[]] {
   onTestFinished(() => setNativeKernelsEnabled(true));
-  const results: Float32Array[] = [];
+  const results: Float32Array[][] = [];
   for (const on of [true, false]) {
     setNativeKernelsEnabled(on);
-    const t = tf.tidy(f);
-    results.push(t.dataSync() as Float32Array);
-    t.dispose();
+    const ts = tf.tidy(f);
+    results.push(ts.map((t) => t.dataSync() as Float32Array));
+    tf.dispose(ts);
   }
   return [results[0], results[1]];
 }
@@ -175,6 +187,64 @@ describe.skipIf(optedOut)('native CPU kernels', () => {
       tf.dispose([dx, dwT, dxRef, dwRef]);
     },
   );
+
+  // [pixels, channels]: flat runs with and without a partial 16-float block, channel counts that
+  // divide 16, are multiples of it, or neither; 2,100 pixels span three 1,024-pixel chunks.
+  it.each([
+    [2100, 4],
+    [37, 8],
+    [9, 12],
+    [2100, 16],
+    [33, 48],
+  ])(
+    'BatchNorm training forward and backward over %i pixels of %i channels match the SIMD module',
+    (p, c) => {
+      const x = randn([p, c], p + c);
+      const rm = randn([c], 1);
+      const rv = { data: randn([c], 2).data.map((v) => 1 + Math.abs(v)), shape: [c] };
+      const dy = randn([p, c], 3);
+      const scale = randn([c], 4);
+      const where = `${p}x${c}`;
+      const [fwd, fwdWasm] = nativeAndWasmAll(
+        () =>
+          tf.engine().runKernel(
+            BATCH_NORM_TRAIN,
+            { x: tensor(x), runningMean: tensor(rm), runningVar: tensor(rv) },
+            {
+              momentum: 0.1,
+              eps: 1e-5,
+            },
+          ) as tf.Tensor[],
+      );
+      fwd.forEach((out, i) =>
+        expect(relError(out, fwdWasm[i]), `forward output ${i}, ${where}`).toBeLessThan(1e-5),
+      );
+      const [bwd, bwdWasm] = nativeAndWasmAll(
+        () =>
+          tf
+            .engine()
+            .runKernel(
+              BATCH_NORM_GRAD,
+              { dy: tensor(dy), xhat: tensor(x), scale: tensor(scale) },
+              {},
+            ) as tf.Tensor[],
+      );
+      bwd.forEach((out, i) =>
+        expect(relError(out, bwdWasm[i]), `backward output ${i}, ${where}`).toBeLessThan(1e-5),
+      );
+    },
+  );
+
+  it.each([5, 16, 4 * 33 + 3])("ReLU's gradient on %i values matches the SIMD module bit for bit", (n) => {
+    const x = randn([n], n);
+    x.data[0] = 0;
+    x.data[n - 1] = Number.NaN;
+    const dy = randn([n], n + 1);
+    const [native, wasm] = nativeAndWasm(
+      () => tf.engine().runKernel(RELU_GRAD, { dy: tensor(dy), x: tensor(x) }, {}) as tf.Tensor,
+    );
+    expect(Array.from(native)).toEqual(Array.from(wasm));
+  });
 
   it('refuse a tensor outside the memory with an error naming the kernel, and write nothing', async () => {
     const { createRequire } = await import('node:module');

@@ -32,6 +32,32 @@ export interface NativeCpuKernels {
     ci: number,
     co: number,
   ): void;
+  batch_norm_train(
+    memory: ArrayBuffer,
+    x: Ptr,
+    rm: Ptr,
+    rv: Ptr,
+    y: Ptr,
+    invStd: Ptr,
+    newRm: Ptr,
+    newRv: Ptr,
+    p: number,
+    c: number,
+    momentum: number,
+    eps: number,
+  ): void;
+  batch_norm_grad(
+    memory: ArrayBuffer,
+    dy: Ptr,
+    xhat: Ptr,
+    scale: Ptr,
+    dx: Ptr,
+    sumDy: Ptr,
+    sumDyXhat: Ptr,
+    p: number,
+    c: number,
+  ): void;
+  relu_grad(memory: ArrayBuffer, dy: Ptr, x: Ptr, dx: Ptr, n: number): void;
   /** 'AVX-512', 'AVX2' or '128-bit': the compiled copy the loader picked. */
   vector_width(): string;
 }

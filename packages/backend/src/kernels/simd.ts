@@ -150,6 +150,9 @@ function withNative(
     pointwise_filter_grad: (x, dy, dw, p, ci, co) =>
       native.pointwise_filter_grad(memory.buffer, x, dy, dw, p, ci, co),
     pointwise_conv: (x, w, y, p, ci, co) => native.pointwise_conv(memory.buffer, x, w, y, p, ci, co),
+    batch_norm_train: (...a) => native.batch_norm_train(memory.buffer, ...a),
+    batch_norm_grad: (...a) => native.batch_norm_grad(memory.buffer, ...a),
+    relu_grad: (dy, x, dx, n) => native.relu_grad(memory.buffer, dy, x, dx, n),
     pointwise_input_grad: (dy, w, dx, p, ci, co) =>
       native.pointwise_input_grad(memory.buffer, dy, w, dx, p, ci, co),
   };
