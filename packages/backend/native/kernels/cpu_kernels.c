@@ -544,6 +544,18 @@ static void batch_norm_grad(const float *dy, const float *xhat, const float *sca
   batch_norm_dx(dx, dy, xhat, s_c, m1_c, m2_c, p, c);
 }
 
+/** y[b, q, ch] = x[b, q, ch] * s[q] over n images of hw pixels: one image's scale expanded to a
+ *  flat run (s_flat, hw * c floats) and multiplied in with every image. */
+VARIANTS static void pixel_scale(float *y, const float *x, const float *s_flat, int n, size_t len) {
+  for (int b = 0; b < n; b++) {
+    const float *xi = x + (size_t)b * len;
+    float *yi = y + (size_t)b * len;
+    size_t j = 0;
+    for (; j + 16 <= len; j += 16) ST16(yi + j, LD16(xi + j) * LD16(s_flat + j));
+    for (; j < len; j++) yi[j] = xi[j] * s_flat[j];
+  }
+}
+
 typedef int vi16 __attribute__((vector_size(64), aligned(4)));
 
 /** ReLU's gradient: dx = dy where x > 0, else 0 (NaN x gives 0, as the SIMD module). */
@@ -777,6 +789,24 @@ static napi_value js_relu_grad(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// pixel_scale(mem, x, s, y, n, hw, c): y[b, q, ch] = x[b, q, ch] * s[q]
+static napi_value js_pixel_scale(napi_env env, napi_callback_info info) {
+  call_args a;
+  const char *name = "pixel_scale";
+  if (!read_args(env, info, name, 6, &a)) return NULL;
+  int64_t n = a.v[3], hw = a.v[4], c = a.v[5];
+  if (!sizes_ok(env, name, n * hw, hw, c)) return NULL;
+  float *x = tensor(env, &a, name, a.v[0], n * hw * c);
+  float *sc = x ? tensor(env, &a, name, a.v[1], hw) : NULL;
+  float *y = sc ? tensor(env, &a, name, a.v[2], n * hw * c) : NULL;
+  if (!y) return NULL;
+  float *flat = scratch((size_t)(hw * c));
+  for (int64_t q = 0; q < hw; q++)
+    for (int64_t ch = 0; ch < c; ch++) flat[q * c + ch] = sc[q];
+  pixel_scale(y, x, flat, (int)n, (size_t)(hw * c));
+  return NULL;
+}
+
 /** Which compiled copy the loader picked, for the backend's one-line reason. */
 static napi_value js_vector_width(napi_env env, napi_callback_info info) {
   (void)info;
@@ -805,6 +835,7 @@ NAPI_MODULE_INIT() {
       {"batch_norm_train", NULL, js_batch_norm_train, NULL, NULL, NULL, napi_enumerable, NULL},
       {"batch_norm_grad", NULL, js_batch_norm_grad, NULL, NULL, NULL, napi_enumerable, NULL},
       {"relu_grad", NULL, js_relu_grad, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"pixel_scale", NULL, js_pixel_scale, NULL, NULL, NULL, napi_enumerable, NULL},
       {"vector_width", NULL, js_vector_width, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

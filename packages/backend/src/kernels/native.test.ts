@@ -10,6 +10,7 @@ import {
   BATCH_NORM_GRAD,
   BATCH_NORM_TRAIN,
   POINTWISE_FILTER_GRAD,
+  PIXEL_SCALE,
   POINTWISE_INPUT_GRAD,
   RELU_GRAD,
 } from './wasm-kernels.js';
@@ -244,6 +245,27 @@ describe.skipIf(optedOut)('native CPU kernels', () => {
       () => tf.engine().runKernel(RELU_GRAD, { dy: tensor(dy), x: tensor(x) }, {}) as tf.Tensor,
     );
     expect(Array.from(native)).toEqual(Array.from(wasm));
+  });
+
+  it.each([
+    [3, 5, 7, 4],
+    [2, 4, 4, 3],
+    [1, 2, 3, 16],
+  ])('PIXEL_SCALE of [%i, %i, %i, %i] equals the broadcasting multiply', (n, h, w, c) => {
+    const x = randn([n, h, w, c], n + h + w + c);
+    const scale = randn([1, h, w, 1], 9);
+    const y = tf.tidy(() =>
+      tf.engine().runKernel(PIXEL_SCALE, { x: tensor(x), scale: tensor(scale) }, {}),
+    ) as tf.Tensor;
+    const ref = tf.tidy(() => tf.mul(tensor(x), tensor(scale)));
+    expect(y.shape).toEqual([n, h, w, c]);
+    expect(Array.from(y.dataSync())).toEqual(Array.from(ref.dataSync()));
+    expect(() =>
+      tf.tidy(() =>
+        tf.engine().runKernel(PIXEL_SCALE, { x: tensor(x), scale: tf.ones([1, h + 1, w, 1]) }, {}),
+      ),
+    ).toThrow(/TsnasPixelScale needs float32 x \[n, h, w, c\] and scale \[1, h, w, 1\]/);
+    tf.dispose([y, ref]);
   });
 
   it('refuse a tensor outside the memory with an error naming the kernel, and write nothing', async () => {

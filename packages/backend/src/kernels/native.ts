@@ -58,6 +58,7 @@ export interface NativeCpuKernels {
     c: number,
   ): void;
   relu_grad(memory: ArrayBuffer, dy: Ptr, x: Ptr, dx: Ptr, n: number): void;
+  pixel_scale(memory: ArrayBuffer, x: Ptr, scale: Ptr, y: Ptr, n: number, hw: number, c: number): void;
   /** 'AVX-512', 'AVX2' or '128-bit': the compiled copy the loader picked. */
   vector_width(): string;
 }

@@ -62,6 +62,8 @@ export interface SimdKernels {
   pointwise_conv?(x: Ptr, w: Ptr, y: Ptr, p: number, ci: number, co: number): void;
   /** Its input gradient dx[p, ci] = dy[p, co] . w^T: only with the native kernels. */
   pointwise_input_grad?(dy: Ptr, w: Ptr, dx: Ptr, p: number, ci: number, co: number): void;
+  /** y[b, q, ch] = x[b, q, ch] * scale[q]: only with the native kernels. */
+  pixel_scale?(x: Ptr, scale: Ptr, y: Ptr, n: number, hw: number, c: number): void;
   /** The native kernels' vector width when they stand in for the module's ('AVX-512', ...). */
   native?: string;
 }
@@ -153,6 +155,7 @@ function withNative(
     batch_norm_train: (...a) => native.batch_norm_train(memory.buffer, ...a),
     batch_norm_grad: (...a) => native.batch_norm_grad(memory.buffer, ...a),
     relu_grad: (dy, x, dx, n) => native.relu_grad(memory.buffer, dy, x, dx, n),
+    pixel_scale: (x, scale, y, n, hw, c) => native.pixel_scale(memory.buffer, x, scale, y, n, hw, c),
     pointwise_input_grad: (dy, w, dx, p, ci, co) =>
       native.pointwise_input_grad(memory.buffer, dy, w, dx, p, ci, co),
   };

@@ -520,6 +520,39 @@ const pointwiseInputGrad: tf.KernelFunc = (args) => {
   return dx;
 };
 
+/** Kernel name: x [n, h, w, c] times a per-pixel scale [1, h, w, 1] (inputs x, scale), in one call. */
+export const PIXEL_SCALE = 'TsnasPixelScale';
+
+/**
+ * Whether PIXEL_SCALE runs here: wasm with the native kernels (wasm's broadcasting Multiply walks
+ * the output element by element).
+ */
+export function fusedPixelScaleAvailable(): boolean {
+  return ourSimdKernelRuns(PIXEL_SCALE) && nativeKernelsRun();
+}
+
+const pixelScale: tf.KernelFunc = (args) => {
+  const simd = requireSimd(args, PIXEL_SCALE);
+  const { x, scale } = args.inputs as Record<string, tf.TensorInfo>;
+  const [n, h, w, c] = x.shape;
+  if (simd.pixel_scale == null) throw new Error(`@tsnas/backend: ${PIXEL_SCALE} needs the native kernels`);
+  if (
+    x.shape.length !== 4 ||
+    sizeOf(scale) !== h * w ||
+    scale.shape[scale.shape.length - 1] !== 1 ||
+    x.dtype !== 'float32' ||
+    scale.dtype !== 'float32'
+  ) {
+    throw new Error(
+      `@tsnas/backend: ${PIXEL_SCALE} needs float32 x [n, h, w, c] and scale [1, h, w, 1], got [${x.shape}] and [${scale.shape}]`,
+    );
+  }
+  const y = output(args, x.shape);
+  const b = args.backend;
+  simd.pixel_scale(offsetOf(b, x), offsetOf(b, scale), offsetOf(b, y), n, h * w, c);
+  return y;
+};
+
 /**
  * Conv2D: 1x1 stride-1 convolutions (a DARTS cell's pointwise convolutions) in the native GEMM,
  * which packs nothing; everything else in wasm's own kernel (XNNPACK).
@@ -703,6 +736,7 @@ export const wasmTrainingKernels: readonly tf.KernelConfig[] = [
   wasmKernel(RELU_GRAD, reluGrad),
   wasmKernel(POINTWISE_FILTER_GRAD, pointwiseFilterGrad),
   wasmKernel(POINTWISE_INPUT_GRAD, pointwiseInputGrad),
+  wasmKernel(PIXEL_SCALE, pixelScale),
   overNative(tf.Conv2D, conv2D),
 ];
 

@@ -1,7 +1,13 @@
 // Single-kernel-ish ops as fused tape nodes: what tfjs would save for their gradients (copies of
 // every input on wasm, where a clone copies) is either not needed at all or kept by reference.
 import * as tf from '@tensorflow/tfjs-core';
-import { DOT, fusedWeightedSumAvailable, WEIGHTED_SUM } from '@tsnas/backend';
+import {
+  DOT,
+  fusedPixelScaleAvailable,
+  fusedWeightedSumAvailable,
+  PIXEL_SCALE,
+  WEIGHTED_SUM,
+} from '@tsnas/backend';
 import { alias, constants, fusedOp } from './fused.js';
 
 /** PyTorch's output size for a window op (floor mode); functional.ts's outSize, kept import-free. */
@@ -86,6 +92,13 @@ function inverseCounts(h: number, w: number, k: number, stride: number, pad: num
   });
 }
 
+/** t times the per-pixel counts' reciprocals: one native kernel where it runs (a broadcasting Multiply on wasm). */
+function perPixel(t: tf.Tensor4D, inv: tf.Tensor4D): tf.Tensor4D {
+  if (fusedPixelScaleAvailable())
+    return tf.engine().runKernel(PIXEL_SCALE, { x: t, scale: inv }, {}) as tf.Tensor4D;
+  return tf.mul(t, inv);
+}
+
 function boxFilter(k: number, c: number): tf.Tensor4D {
   return constants.get(`box:${k}:${c}`, () => tf.ones([k, k, c, 1]) as tf.Tensor4D);
 }
@@ -101,10 +114,10 @@ export function avgPoolExcludePad(x: tf.Tensor4D, k: number, stride: number, pad
   const box = boxFilter(k, c);
   return fusedOp(
     [x],
-    () => tf.mul(tf.depthwiseConv2d(x, box, stride, pad), inv),
+    () => perPixel(tf.depthwiseConv2d(x, box, stride, pad), inv),
     (dy) => [
       () => {
-        const scaled = tf.mul(dy, inv) as tf.Tensor4D;
+        const scaled = perPixel(dy, inv);
         // A box filter is symmetric, so at stride 1 its transpose is the same box-sum.
         if (stride === 1) return tf.depthwiseConv2d(scaled, box, 1, pad);
         return tf.engine().runKernel(tf.DepthwiseConv2dNativeBackpropInput, { dy: scaled, filter: box }, {
