@@ -7,10 +7,13 @@
 // ratio_vs_torch = the better PyTorch's ms / tsnas's fastest backend's ms (> 1: tsnas is faster).
 //
 // Options: --size embedded|paper|all (default all), --backends tensorflow,wasm,cpu (default: all
-// three), --steps N (timed steps, default 3), --warmup N (default 1), --workers N (gradient
+// three), --steps N (timed steps; default 10 embedded, 3 paper), --warmup N (untimed steps
+// before them; default 3 embedded, 1 paper: an embedded iteration is short, and its first few
+// still include V8's and PyTorch's warm-up), --workers N (gradient
 // threads, default 2: the machine has two cores), --chunks N (batch_chunks, default 1),
 // --first-step-budget SECONDS (default 60: a backend whose first step takes longer is stopped and
-// reported as too slow), --torch-steps N (default 3), --no-torch, --profile (top 10 kernels of one
+// reported as too slow), --torch-steps N (default: as --steps; PyTorch warms up as tsnas does),
+// --no-torch, --profile (top 10 kernels of one
 // step per backend: batch 32 embedded, batch 4 paper, where tfjs's profiler would overflow).
 // PyTorch: Debian's python3-torch (/usr/bin/python3) and any Python in $TSNAS_TORCH_PYTHONS
 // (colon-separated, e.g. a venv with torch 2.x), each at 1 and 2 threads, the fastest counting.
@@ -31,13 +34,18 @@ if (sizeArg !== 'all' && !SIZES.includes(sizeArg as Size)) {
   process.exit(2);
 }
 const sizes: Size[] = sizeArg === 'all' ? [...SIZES] : [sizeArg as Size];
-const steps = arg('steps', '3');
-const warmup = arg('warmup', '1');
+/** Per size: timed steps and warm-up steps, for tsnas and PyTorch alike. */
+const DEFAULT_STEPS: Record<Size, { steps: string; warmup: string }> = {
+  embedded: { steps: '10', warmup: '3' },
+  paper: { steps: '3', warmup: '1' },
+};
+const stepsFor = (size: Size) => arg('steps', DEFAULT_STEPS[size].steps);
+const warmupFor = (size: Size) => arg('warmup', DEFAULT_STEPS[size].warmup);
 const chunks = arg('chunks', '1');
 const workers = arg('workers', '2');
 const backends = arg('backends', 'tensorflow,wasm,cpu').split(',');
 const firstStepBudget = Number(arg('first-step-budget', '60'));
-const torchSteps = arg('torch-steps', '3');
+const torchStepsFor = (size: Size) => arg('torch-steps', stepsFor(size));
 const profile = process.argv.includes('--profile');
 
 function jsonLines(text: string): any[] {
@@ -66,9 +74,9 @@ function runTsnas(backend: string, size: Size, extra: string[] = []): Promise<an
         '--size',
         size,
         '--steps',
-        steps,
+        stepsFor(size),
         '--warmup',
-        warmup,
+        warmupFor(size),
         '--chunks',
         chunks,
         '--workers',
@@ -134,7 +142,8 @@ function torchPythons(): { python: string; version: string }[] {
 }
 
 function runTorch(py: string, threads: number, size: Size): any {
-  const r = spawnSync(py, [join(here, '..', 'torch_darts_step.py'), String(threads), torchSteps, '1', size], {
+  const args = [String(threads), torchStepsFor(size), warmupFor(size), size];
+  const r = spawnSync(py, [join(here, '..', 'torch_darts_step.py'), ...args], {
     encoding: 'utf8',
     timeout: 3600_000,
     env: { ...process.env, OMP_NUM_THREADS: String(threads) },
