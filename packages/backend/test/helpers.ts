@@ -57,3 +57,77 @@ export function randn(shape: number[], seed: number): { data: Float32Array; shap
 export function tensor(d: { data: Float32Array; shape: number[] }): tf.Tensor {
   return tf.tensor(d.data, d.shape);
 }
+
+type Shape4 = [number, number, number, number];
+
+/** One depthwise-convolution case of depthwiseCases, with its data and the kernels' attributes. */
+export interface DepthwiseCase {
+  inShape: Shape4;
+  fShape: Shape4;
+  x: { data: Float32Array; shape: number[] };
+  f: { data: Float32Array; shape: number[] };
+  dy: { data: Float32Array; shape: number[] };
+  attrs: { strides: number; pad: tf.Conv2DAttrs['pad']; dilations: number };
+  where: string;
+}
+
+/**
+ * Every kernel size 1/3/5, stride 1/2, dilation 1/2 and padding in `pads` that tfjs accepts for an
+ * input [2, h, w, c] (not stride and dilation > 1 at once; no `valid` window wider than the
+ * input), with seeded x, filter and output gradient.
+ */
+export function depthwiseCases(
+  c: number,
+  h: number,
+  w: number,
+  pads: tf.Conv2DAttrs['pad'][],
+): DepthwiseCase[] {
+  const cases: DepthwiseCase[] = [];
+  for (const k of [1, 3, 5])
+    for (const stride of [1, 2])
+      for (const dilation of [1, 2])
+        for (const pad of pads) {
+          if (stride > 1 && dilation > 1) continue; // tfjs refuses both at once
+          if (pad === 'valid' && (k - 1) * dilation + 1 > Math.min(h, w)) continue;
+          const inShape: Shape4 = [2, h, w, c];
+          const fShape: Shape4 = [k, k, c, 1];
+          const info = tf.backend_util.computeConv2DInfo(
+            inShape,
+            fShape,
+            stride,
+            dilation,
+            pad,
+            undefined,
+            true,
+          );
+          const seed = c * 1000 + k * 100 + stride * 10 + dilation;
+          cases.push({
+            inShape,
+            fShape,
+            x: randn(inShape, seed),
+            f: randn(fShape, seed + 1),
+            dy: randn(info.outShape, seed + 2),
+            attrs: { strides: stride, pad, dilations: dilation },
+            where: `k=${k} stride=${stride} dilation=${dilation} pad=${JSON.stringify(pad)}`,
+          });
+        }
+  return cases;
+}
+
+/** The input gradient of a depthwise case, through the registered DepthwiseConv2dNativeBackpropInput. */
+export function depthwiseInputGrad(t: DepthwiseCase): tf.Tensor {
+  return tf
+    .engine()
+    .runKernel(tf.DepthwiseConv2dNativeBackpropInput, { dy: tensor(t.dy), filter: tensor(t.f) }, {
+      ...t.attrs,
+      inputShape: t.inShape,
+    } as unknown as tf.NamedAttrMap) as tf.Tensor;
+}
+
+/** The filter gradient of a depthwise case, through the registered DepthwiseConv2dNativeBackpropFilter. */
+export function depthwiseFilterGrad(t: DepthwiseCase): tf.Tensor {
+  return tf.engine().runKernel(tf.DepthwiseConv2dNativeBackpropFilter, { x: tensor(t.x), dy: tensor(t.dy) }, {
+    ...t.attrs,
+    filterShape: t.fShape,
+  } as unknown as tf.NamedAttrMap) as tf.Tensor;
+}

@@ -322,86 +322,58 @@ static int dw_channels_ok(int c) { return c > 0 && (16 % c == 0 || c % 16 == 0);
 // ---------------------------------------------------------------------------------------------
 // 1x1 convolutions: y[P, n] = x[P, k] . w[k, n], and the filter gradient w' = x^T . dy.
 
-// One block of 4 rows x `cols` columns, vectors of type V with W lanes, `nv` vectors wide.
-#define GEMM_BLOCK(V, W, LD, ST, nv)                                                   \
-  do {                                                                                 \
-    V acc[4][nv];                                                                      \
-    for (int r = 0; r < 4; r++)                                                        \
-      for (int q = 0; q < nv; q++) acc[r][q] = (V){0};                                 \
-    for (int kk = 0; kk < k; kk++) {                                                   \
-      V wv[nv];                                                                        \
-      for (int q = 0; q < nv; q++) wv[q] = LD(w + (size_t)kk * n + j + q * W);         \
-      for (int r = 0; r < 4; r++) {                                                    \
-        float xs = x[(size_t)(p + r) * k + kk];                                        \
-        for (int q = 0; q < nv; q++) acc[r][q] += xs * wv[q];                          \
-      }                                                                                \
-    }                                                                                  \
-    for (int r = 0; r < 4; r++)                                                        \
-      for (int q = 0; q < nv; q++) ST(y + (size_t)(p + r) * n + j + q * W, acc[r][q]); \
-  } while (0)
+// Both are sums of products over a shared index t: out[r][j] = sum over t < T of s[r*s_r + t*s_t]
+// * v[t*v_t + j], for r < R rows and j < cols. The 1x1 forward (and input gradient) runs t over
+// input channels (s = x's pixels, v = the filter); the filter gradient runs t over pixels (s = x's
+// channels, v = dy).
 
-VARIANTS static void gemm(float *y, const float *x, const float *w, int rows, int k, int n) {
-  int p = 0;
-  for (; p + 4 <= rows; p += 4) {
-    int j = 0;
-    for (; j + 64 <= n; j += 64) GEMM_BLOCK(v16, 16, LD16, ST16, 4);
-    for (; j + 16 <= n; j += 16) GEMM_BLOCK(v16, 16, LD16, ST16, 1);
-    for (; j + 8 <= n; j += 8) GEMM_BLOCK(v8, 8, LD8, ST8, 1);
-    for (; j + 4 <= n; j += 4) GEMM_BLOCK(v4, 4, LD4, ST4, 1);
-    for (; j < n; j++)
-      for (int r = 0; r < 4; r++) {
-        float s = 0.0f;
-        for (int kk = 0; kk < k; kk++) s += x[(size_t)(p + r) * k + kk] * w[(size_t)kk * n + j];
-        y[(size_t)(p + r) * n + j] = s;
-      }
+// One column block: R rows x nv vectors of W lanes in registers for the whole sum over t.
+#define PRODUCT_BLOCK(V, W, LD, ST, nv)                                               \
+  for (; j + (nv) * (W) <= cols; j += (nv) * (W)) {                                   \
+    V acc[4][nv];                                                                     \
+    for (int r = 0; r < R; r++)                                                       \
+      for (int q = 0; q < (nv); q++) acc[r][q] = (V){0};                              \
+    for (int t = 0; t < T; t++) {                                                     \
+      V vv[nv];                                                                       \
+      for (int q = 0; q < (nv); q++) vv[q] = LD(v + (size_t)t * v_t + j + q * (W));   \
+      for (int r = 0; r < R; r++) {                                                   \
+        float sv = s[(size_t)r * s_r + (size_t)t * s_t];                              \
+        for (int q = 0; q < (nv); q++) acc[r][q] += sv * vv[q];                       \
+      }                                                                               \
+    }                                                                                 \
+    for (int r = 0; r < R; r++)                                                       \
+      for (int q = 0; q < (nv); q++) ST(out + (size_t)r * o_r + j + q * (W), acc[r][q]); \
   }
-  for (; p < rows; p++)
-    for (int j = 0; j < n; j++) {
-      float s = 0.0f;
-      for (int kk = 0; kk < k; kk++) s += x[(size_t)p * k + kk] * w[(size_t)kk * n + j];
-      y[(size_t)p * n + j] = s;
+
+/** R (a constant after inlining: 4 or 1) rows of the products, every column. */
+__attribute__((always_inline)) static inline void product_rows(float *out, size_t o_r, const float *s, size_t s_r,
+                                                               size_t s_t, const float *v, size_t v_t, int T,
+                                                               int cols, int R) {
+  int j = 0;
+  PRODUCT_BLOCK(v16, 16, LD16, ST16, 4)
+  PRODUCT_BLOCK(v16, 16, LD16, ST16, 1)
+  PRODUCT_BLOCK(v8, 8, LD8, ST8, 1)
+  PRODUCT_BLOCK(v4, 4, LD4, ST4, 1)
+  for (; j < cols; j++)
+    for (int r = 0; r < R; r++) {
+      float sum = 0.0f;
+      for (int t = 0; t < T; t++) sum += s[(size_t)r * s_r + (size_t)t * s_t] * v[(size_t)t * v_t + j];
+      out[(size_t)r * o_r + j] = sum;
     }
 }
 
-// dw[i0..i0+4, j..j+nv*W) = sum over pixels of x[p, i] * dy[p, j].
-#define WGRAD_BLOCK(V, W, LD, ST, nv)                                                    \
-  do {                                                                                   \
-    V acc[4][nv];                                                                        \
-    for (int r = 0; r < 4; r++)                                                          \
-      for (int q = 0; q < nv; q++) acc[r][q] = (V){0};                                   \
-    for (int p = 0; p < rows; p++) {                                                     \
-      V dv[nv];                                                                          \
-      for (int q = 0; q < nv; q++) dv[q] = LD(dy + (size_t)p * co + j + q * W);          \
-      for (int r = 0; r < 4; r++) {                                                      \
-        float xs = x[(size_t)p * ci + i + r];                                            \
-        for (int q = 0; q < nv; q++) acc[r][q] += xs * dv[q];                            \
-      }                                                                                  \
-    }                                                                                    \
-    for (int r = 0; r < 4; r++)                                                          \
-      for (int q = 0; q < nv; q++) ST(dw + (size_t)(i + r) * co + j + q * W, acc[r][q]); \
-  } while (0)
+/** y[p, :] = x[p, :] . w for `rows` pixels: x [rows, k], w [k, n], y [rows, n]. */
+VARIANTS static void gemm(float *y, const float *x, const float *w, int rows, int k, int n) {
+  int p = 0;
+  for (; p + 4 <= rows; p += 4) product_rows(y + (size_t)p * n, n, x + (size_t)p * k, k, 1, w, n, k, n, 4);
+  for (; p < rows; p++) product_rows(y + (size_t)p * n, n, x + (size_t)p * k, k, 1, w, n, k, n, 1);
+}
 
+/** dw[i, j] = sum over `rows` pixels of x[p, i] * dy[p, j]: x [rows, ci], dy [rows, co]. */
 VARIANTS static void pointwise_wgrad(float *dw, const float *x, const float *dy, int rows, int ci, int co) {
   int i = 0;
-  for (; i + 4 <= ci; i += 4) {
-    int j = 0;
-    for (; j + 64 <= co; j += 64) WGRAD_BLOCK(v16, 16, LD16, ST16, 4);
-    for (; j + 16 <= co; j += 16) WGRAD_BLOCK(v16, 16, LD16, ST16, 1);
-    for (; j + 8 <= co; j += 8) WGRAD_BLOCK(v8, 8, LD8, ST8, 1);
-    for (; j + 4 <= co; j += 4) WGRAD_BLOCK(v4, 4, LD4, ST4, 1);
-    for (; j < co; j++)
-      for (int r = 0; r < 4; r++) {
-        float s = 0.0f;
-        for (int p = 0; p < rows; p++) s += x[(size_t)p * ci + i + r] * dy[(size_t)p * co + j];
-        dw[(size_t)(i + r) * co + j] = s;
-      }
-  }
-  for (; i < ci; i++)
-    for (int j = 0; j < co; j++) {
-      float s = 0.0f;
-      for (int p = 0; p < rows; p++) s += x[(size_t)p * ci + i] * dy[(size_t)p * co + j];
-      dw[(size_t)i * co + j] = s;
-    }
+  for (; i + 4 <= ci; i += 4) product_rows(dw + (size_t)i * co, co, x + i, 1, ci, dy, co, rows, co, 4);
+  for (; i < ci; i++) product_rows(dw + (size_t)i * co, co, x + i, 1, ci, dy, co, rows, co, 1);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -3,7 +3,15 @@
 // channel counts and widths that reach every vector block and remainder.
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { randn, relError, setupBackends, tensor } from '../../test/helpers.js';
+import {
+  depthwiseCases,
+  depthwiseFilterGrad,
+  depthwiseInputGrad,
+  randn,
+  relError,
+  setupBackends,
+  tensor,
+} from '../../test/helpers.js';
 import { NATIVE_KERNELS_PATH, nativeKernelsStatus, setNativeKernelsEnabled } from './native.js';
 import { simdKernels } from './simd.js';
 import {
@@ -16,7 +24,6 @@ import {
 } from './wasm-kernels.js';
 
 type Pad = tf.Conv2DAttrs['pad'];
-type Shape4 = [number, number, number, number];
 
 // The install builds the addon (scripts/build-kernels.mjs); only an explicit opt-out skips these.
 const optedOut = /^(0|false|no|off)$/i.test(process.env.TSNAS_NATIVE_KERNELS ?? '');
@@ -78,66 +85,27 @@ describe.skipIf(optedOut)('native CPU kernels', () => {
   it.each([1, 2, 4, 8, 16, 32, 48])(
     'depthwise forward and both gradients match the SIMD module with %i channels',
     (c) => {
-      let checked = 0;
-      for (const k of [1, 3, 5])
-        for (const stride of [1, 2])
-          for (const dilation of [1, 2])
-            for (const pad of PADS) {
-              if (stride > 1 && dilation > 1) continue; // tfjs refuses both at once
-              // 9 columns: rows of 9*c floats end in a partial 16-float block for every c < 16.
-              const inShape: Shape4 = [2, 7, 9, c];
-              const fShape: Shape4 = [k, k, c, 1];
-              if (pad === 'valid' && (k - 1) * dilation + 1 > 7) continue;
-              const info = tf.backend_util.computeConv2DInfo(
-                inShape,
-                fShape,
-                stride,
-                dilation,
-                pad,
-                undefined,
-                true,
-              );
-              const seed = c * 1000 + k * 100 + stride * 10 + dilation;
-              const x = randn(inShape, seed);
-              const f = randn(fShape, seed + 1);
-              const bias = randn([c], seed + 3);
-              const dy = randn(info.outShape, seed + 2);
-              const attrs = { strides: stride, pad, dilations: dilation };
-              const where = `k=${k} stride=${stride} dilation=${dilation} pad=${JSON.stringify(pad)}`;
-              const [y, yWasm] = nativeAndWasm(() =>
-                tf.fused.depthwiseConv2d({
-                  x: tensor(x) as tf.Tensor4D,
-                  filter: tensor(f) as tf.Tensor4D,
-                  bias: tensor(bias),
-                  strides: stride,
-                  pad: pad as 'same',
-                  dilations: dilation,
-                }),
-              );
-              expect(relError(y, yWasm), `y ${where}`).toBeLessThan(1e-5);
-              const [dx, dxWasm] = nativeAndWasm(
-                () =>
-                  tf
-                    .engine()
-                    .runKernel(tf.DepthwiseConv2dNativeBackpropInput, { dy: tensor(dy), filter: tensor(f) }, {
-                      ...attrs,
-                      inputShape: inShape,
-                    } as unknown as tf.NamedAttrMap) as tf.Tensor,
-              );
-              expect(relError(dx, dxWasm), `dx ${where}`).toBeLessThan(1e-5);
-              const [df, dfWasm] = nativeAndWasm(
-                () =>
-                  tf
-                    .engine()
-                    .runKernel(tf.DepthwiseConv2dNativeBackpropFilter, { x: tensor(x), dy: tensor(dy) }, {
-                      ...attrs,
-                      filterShape: fShape,
-                    } as unknown as tf.NamedAttrMap) as tf.Tensor,
-              );
-              expect(relError(df, dfWasm), `df ${where}`).toBeLessThan(1e-5);
-              checked++;
-            }
-      expect(checked).toBeGreaterThan(20);
+      // 9 columns: rows of 9*c floats end in a partial 16-float block for every c < 16.
+      const cases = depthwiseCases(c, 7, 9, PADS);
+      for (const t of cases) {
+        const bias = randn([c], c + 3);
+        const [y, yWasm] = nativeAndWasm(() =>
+          tf.fused.depthwiseConv2d({
+            x: tensor(t.x) as tf.Tensor4D,
+            filter: tensor(t.f) as tf.Tensor4D,
+            bias: tensor(bias),
+            strides: t.attrs.strides,
+            pad: t.attrs.pad as 'same',
+            dilations: t.attrs.dilations,
+          }),
+        );
+        expect(relError(y, yWasm), `y ${t.where}`).toBeLessThan(1e-5);
+        const [dx, dxWasm] = nativeAndWasm(() => depthwiseInputGrad(t));
+        expect(relError(dx, dxWasm), `dx ${t.where}`).toBeLessThan(1e-5);
+        const [df, dfWasm] = nativeAndWasm(() => depthwiseFilterGrad(t));
+        expect(relError(df, dfWasm), `df ${t.where}`).toBeLessThan(1e-5);
+      }
+      expect(cases.length).toBeGreaterThan(20);
     },
   );
 

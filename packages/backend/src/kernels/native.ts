@@ -6,62 +6,29 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
-type Ptr = number;
+import type { SimdKernels } from './simd.js';
 
-/** The addon's functions: the wasm memory's ArrayBuffer, then byte offsets and sizes. */
-export interface NativeCpuKernels {
-  dw_conv(memory: ArrayBuffer, x: Ptr, f: Ptr, bias: Ptr, y: Ptr, ...geometry: number[]): void;
-  dw_conv_input_grad(memory: ArrayBuffer, dy: Ptr, f: Ptr, dx: Ptr, ...geometry: number[]): void;
-  dw_conv_filter_grad(memory: ArrayBuffer, x: Ptr, dy: Ptr, df: Ptr, ...geometry: number[]): void;
-  pointwise_conv(memory: ArrayBuffer, x: Ptr, w: Ptr, y: Ptr, p: number, ci: number, co: number): void;
-  pointwise_input_grad(
-    memory: ArrayBuffer,
-    dy: Ptr,
-    w: Ptr,
-    dx: Ptr,
-    p: number,
-    ci: number,
-    co: number,
-  ): void;
-  pointwise_filter_grad(
-    memory: ArrayBuffer,
-    x: Ptr,
-    dy: Ptr,
-    dw: Ptr,
-    p: number,
-    ci: number,
-    co: number,
-  ): void;
-  batch_norm_train(
-    memory: ArrayBuffer,
-    x: Ptr,
-    rm: Ptr,
-    rv: Ptr,
-    y: Ptr,
-    invStd: Ptr,
-    newRm: Ptr,
-    newRv: Ptr,
-    p: number,
-    c: number,
-    momentum: number,
-    eps: number,
-  ): void;
-  batch_norm_grad(
-    memory: ArrayBuffer,
-    dy: Ptr,
-    xhat: Ptr,
-    scale: Ptr,
-    dx: Ptr,
-    sumDy: Ptr,
-    sumDyXhat: Ptr,
-    p: number,
-    c: number,
-  ): void;
-  relu_grad(memory: ArrayBuffer, dy: Ptr, x: Ptr, dx: Ptr, n: number): void;
-  pixel_scale(memory: ArrayBuffer, x: Ptr, scale: Ptr, y: Ptr, n: number, hw: number, c: number): void;
+/** The SIMD module's kernels that the addon also has (and the ones only it has). */
+type NativeKernelName =
+  | 'dw_conv'
+  | 'dw_conv_input_grad'
+  | 'dw_conv_filter_grad'
+  | 'pointwise_conv'
+  | 'pointwise_input_grad'
+  | 'pointwise_filter_grad'
+  | 'batch_norm_train'
+  | 'batch_norm_grad'
+  | 'relu_grad'
+  | 'pixel_scale';
+
+/** A SIMD-module kernel's signature with the wasm memory's ArrayBuffer in front. */
+type OnMemory<F> = F extends (...args: infer A) => infer R ? (memory: ArrayBuffer, ...args: A) => R : never;
+
+/** The addon's functions: the memory's ArrayBuffer, then the SIMD module's byte offsets and sizes. */
+export type NativeCpuKernels = { [K in NativeKernelName]: OnMemory<NonNullable<SimdKernels[K]>> } & {
   /** 'AVX-512', 'AVX2' or '128-bit': the compiled copy the loader picked. */
   vector_width(): string;
-}
+};
 
 /** Where the build puts the addon (from src/kernels or dist/kernels alike). */
 export const NATIVE_KERNELS_PATH = fileURLToPath(
