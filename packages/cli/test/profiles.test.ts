@@ -35,7 +35,7 @@ describe('built-in profiles', () => {
     }
     expect(d.tree.nas.search.model_desc.n_cells).toBe(3);
     expect(d.tree.nas.eval.model_desc.n_cells).toBe(5);
-    expect(d.tree.nas.eval.trainer.epochs).toBe(3);
+    expect(d.tree.nas.eval.trainer.epochs).toBe(5);
     expect(d.tree.nas.eval.loader).toMatchObject({ aug: 'none', train_batch: 32 });
     // Random and DivNAS keep the shared short search; DARTS searches the whole sample for 628
     // architecture steps (4 epochs of 157 batches) with no validation pass in between.

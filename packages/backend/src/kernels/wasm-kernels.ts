@@ -538,8 +538,7 @@ const pixelScale: tf.KernelFunc = (args) => {
   if (simd.pixel_scale == null) throw new Error(`@tsnas/backend: ${PIXEL_SCALE} needs the native kernels`);
   if (
     x.shape.length !== 4 ||
-    sizeOf(scale) !== h * w ||
-    scale.shape[scale.shape.length - 1] !== 1 ||
+    scale.shape.join(',') !== `1,${h},${w},1` ||
     x.dtype !== 'float32' ||
     scale.dtype !== 'float32'
   ) {
