@@ -6,29 +6,11 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
-import type { SimdKernels } from './simd.js';
-
-/** The SIMD module's kernels that the addon also has (and the ones only it has). */
-type NativeKernelName =
-  | 'dw_conv'
-  | 'dw_conv_input_grad'
-  | 'dw_conv_filter_grad'
-  | 'pointwise_conv'
-  | 'pointwise_input_grad'
-  | 'pointwise_filter_grad'
-  | 'batch_norm_train'
-  | 'batch_norm_grad'
-  | 'relu_grad'
-  | 'pixel_scale';
-
-/** A SIMD-module kernel's signature with the wasm memory's ArrayBuffer in front. */
-type OnMemory<F> = F extends (...args: infer A) => infer R ? (memory: ArrayBuffer, ...args: A) => R : never;
-
-/** The addon's functions: the memory's ArrayBuffer, then the SIMD module's byte offsets and sizes. */
-export type NativeCpuKernels = { [K in NativeKernelName]: OnMemory<NonNullable<SimdKernels[K]>> } & {
+/** The loaded addon as far as this loader knows it; simd.ts types its kernels (NativeCpuKernels). */
+export interface NativeAddon {
   /** 'AVX-512', 'AVX2' or '128-bit': the compiled copy the loader picked. */
   vector_width(): string;
-};
+}
 
 /** Where the build puts the addon (from src/kernels or dist/kernels alike). */
 export const NATIVE_KERNELS_PATH = fileURLToPath(
@@ -43,7 +25,7 @@ export interface NativeKernelsStatus {
   why?: string;
 }
 
-let addon: NativeCpuKernels | null | undefined;
+let addon: NativeAddon | null | undefined;
 let status: NativeKernelsStatus = { loaded: false, why: 'not loaded yet' };
 
 function disabledByEnv(): boolean {
@@ -53,7 +35,7 @@ function disabledByEnv(): boolean {
 }
 
 /** The native kernels, or null (see nativeKernelsStatus for why). Loaded once per thread. */
-export function nativeCpuKernels(): NativeCpuKernels | null {
+export function nativeCpuKernels(): NativeAddon | null {
   if (addon !== undefined) return addon;
   addon = null;
   if (disabledByEnv()) {
@@ -62,7 +44,7 @@ export function nativeCpuKernels(): NativeCpuKernels | null {
     status = { loaded: false, why: 'not built (run: tsnas-backend build-kernels)' };
   } else {
     try {
-      const loaded = createRequire(import.meta.url)(NATIVE_KERNELS_PATH) as NativeCpuKernels;
+      const loaded = createRequire(import.meta.url)(NATIVE_KERNELS_PATH) as NativeAddon;
       addon = loaded;
       status = { loaded: true, isa: loaded.vector_width() };
     } catch (err) {
@@ -86,6 +68,6 @@ export function setNativeKernelsEnabled(on: boolean): void {
 }
 
 /** The native kernels when loaded and enabled, else null. */
-export function activeNativeKernels(): NativeCpuKernels | null {
+export function activeNativeKernels(): NativeAddon | null {
   return enabled ? nativeCpuKernels() : null;
 }

@@ -1,7 +1,7 @@
 // The SIMD kernels of simd/kernels.c, instantiated on the wasm backend's own memory so that they
 // read and write tfjs's tensors in place (no copies in or out).
 import type * as tf from '@tensorflow/tfjs-core';
-import { activeNativeKernels, type NativeCpuKernels, nativeCpuKernels } from './native.js';
+import { activeNativeKernels, type NativeAddon, nativeCpuKernels } from './native.js';
 import { SIMD_KERNELS_WASM_BASE64 } from './simd-binary.gen.js';
 
 type Ptr = number;
@@ -109,7 +109,9 @@ export function simdKernels(backend: unknown): SimdKernels | null {
         const native = nativeCpuKernels();
         cached = {
           wasm,
-          native: native ? withNative(wasm, native, memory as { buffer: ArrayBuffer }) : null,
+          native: native
+            ? withNative(wasm, native as NativeCpuKernels, memory as { buffer: ArrayBuffer })
+            : null,
         };
       } catch {
         compiled = null;
@@ -121,6 +123,25 @@ export function simdKernels(backend: unknown): SimdKernels | null {
   if (cached.native != null && activeNativeKernels() != null) return cached.native;
   return cached.wasm;
 }
+
+/** The SIMD module's kernels that the native addon also has (and the ones only it has). */
+type NativeKernelName =
+  | 'dw_conv'
+  | 'dw_conv_input_grad'
+  | 'dw_conv_filter_grad'
+  | 'pointwise_conv'
+  | 'pointwise_input_grad'
+  | 'pointwise_filter_grad'
+  | 'batch_norm_train'
+  | 'batch_norm_grad'
+  | 'relu_grad'
+  | 'pixel_scale';
+
+/** A kernel's signature with the wasm memory's ArrayBuffer in front. */
+type OnMemory<F> = F extends (...args: infer A) => infer R ? (memory: ArrayBuffer, ...args: A) => R : never;
+
+/** native/kernels/cpu_kernels.c's functions: the memory's ArrayBuffer, then the module's arguments. */
+type NativeCpuKernels = NativeAddon & { [K in NativeKernelName]: OnMemory<NonNullable<SimdKernels[K]>> };
 
 /** Channel counts the native depthwise kernels take (a divisor or a multiple of 16). */
 function nativeDepthwise(c: number, kw: number): boolean {
