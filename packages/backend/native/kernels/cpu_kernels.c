@@ -594,6 +594,20 @@ static float *tensor(napi_env env, const call_args *a, const char *name, int64_t
   return (float *)(a->base + offset);
 }
 
+/** The call's first n tensors: counts[i] floats at byte offset a->v[i] (NULL for offset 0 where
+ *  optional[i]). False, with the exception set, at the first one out of bounds. */
+static int tensors(napi_env env, const call_args *a, const char *name, int n, const int64_t *counts,
+                   const int *optional, float **out) {
+  for (int i = 0; i < n; i++) {
+    if (optional != NULL && optional[i] && a->v[i] == 0) {
+      out[i] = NULL;
+      continue;
+    }
+    if (!(out[i] = tensor(env, a, name, a->v[i], counts[i]))) return 0;
+  }
+  return 1;
+}
+
 static int geometry_ok(napi_env env, const char *name, const dw_geom *g) {
   if (g->n < 1 || g->h < 1 || g->w < 1 || !dw_channels_ok(g->c) || g->ho < 0 || g->wo < 0 || g->kh < 1 ||
       g->kw < 1 || g->kw > 64 || g->sh < 1 || g->sw < 1 || g->dh < 1 || g->dw < 1 || g->pt < 0 || g->pl < 0) {
@@ -606,46 +620,48 @@ static int geometry_ok(napi_env env, const char *name, const dw_geom *g) {
   return 1;
 }
 
+/** What a depthwise kernel's tensor argument is: its size follows from the geometry. */
+enum dw_role { DW_INPUT, DW_OUTPUT, DW_FILTER, DW_BIAS };
+
+/** A depthwise call (mem, n tensors by role, the 14 geometry numbers), read and checked. */
+static int dw_call(napi_env env, napi_callback_info info, const char *name, int n, const enum dw_role *roles,
+                   float **t, dw_geom *g) {
+  call_args a;
+  if (!read_args(env, info, name, (size_t)n + 14, &a)) return 0;
+  *g = geometry(a.v + n);
+  if (!geometry_ok(env, name, g)) return 0;
+  int64_t per_role[4] = {(int64_t)g->n * g->h * g->w * g->c, (int64_t)g->n * g->ho * g->wo * g->c,
+                         (int64_t)g->kh * g->kw * g->c, g->c};
+  int64_t counts[4];
+  int optional[4];
+  for (int i = 0; i < n; i++) counts[i] = per_role[roles[i]], optional[i] = roles[i] == DW_BIAS;
+  return tensors(env, &a, name, n, counts, optional, t);
+}
+
 // dw_conv(mem, x, f, bias | 0, y, n, h, w, c, ho, wo, kh, kw, sh, sw, dh, dw, pt, pl)
 static napi_value js_dw_conv(napi_env env, napi_callback_info info) {
-  call_args a;
-  if (!read_args(env, info, "dw_conv", 18, &a)) return NULL;
-  dw_geom g = geometry(a.v + 4);
-  if (!geometry_ok(env, "dw_conv", &g)) return NULL;
-  float *x = tensor(env, &a, "dw_conv", a.v[0], (int64_t)g.n * g.h * g.w * g.c);
-  float *f = x ? tensor(env, &a, "dw_conv", a.v[1], (int64_t)g.kh * g.kw * g.c) : NULL;
-  float *bias = a.v[2] == 0 ? NULL : tensor(env, &a, "dw_conv", a.v[2], g.c);
-  float *y = f ? tensor(env, &a, "dw_conv", a.v[3], (int64_t)g.n * g.ho * g.wo * g.c) : NULL;
-  if (!x || !f || !y || (a.v[2] != 0 && !bias)) return NULL;
-  dw_forward(y, x, f, bias, &g, 0);
+  static const enum dw_role roles[] = {DW_INPUT, DW_FILTER, DW_BIAS, DW_OUTPUT};
+  float *t[4];
+  dw_geom g;
+  if (dw_call(env, info, "dw_conv", 4, roles, t, &g)) dw_forward(t[3], t[0], t[1], t[2], &g, 0);
   return NULL;
 }
 
 // dw_conv_input_grad(mem, dy, f, dx, n, h, w, c, ho, wo, kh, kw, sh, sw, dh, dw, pt, pl)
 static napi_value js_dw_conv_input_grad(napi_env env, napi_callback_info info) {
-  call_args a;
-  if (!read_args(env, info, "dw_conv_input_grad", 17, &a)) return NULL;
-  dw_geom g = geometry(a.v + 3);
-  if (!geometry_ok(env, "dw_conv_input_grad", &g)) return NULL;
-  float *dy = tensor(env, &a, "dw_conv_input_grad", a.v[0], (int64_t)g.n * g.ho * g.wo * g.c);
-  float *f = dy ? tensor(env, &a, "dw_conv_input_grad", a.v[1], (int64_t)g.kh * g.kw * g.c) : NULL;
-  float *dx = f ? tensor(env, &a, "dw_conv_input_grad", a.v[2], (int64_t)g.n * g.h * g.w * g.c) : NULL;
-  if (!dx) return NULL;
-  dw_input_grad(dx, dy, f, &g);
+  static const enum dw_role roles[] = {DW_OUTPUT, DW_FILTER, DW_INPUT};
+  float *t[3];
+  dw_geom g;
+  if (dw_call(env, info, "dw_conv_input_grad", 3, roles, t, &g)) dw_input_grad(t[2], t[0], t[1], &g);
   return NULL;
 }
 
 // dw_conv_filter_grad(mem, x, dy, df, n, h, w, c, ho, wo, kh, kw, sh, sw, dh, dw, pt, pl)
 static napi_value js_dw_conv_filter_grad(napi_env env, napi_callback_info info) {
-  call_args a;
-  if (!read_args(env, info, "dw_conv_filter_grad", 17, &a)) return NULL;
-  dw_geom g = geometry(a.v + 3);
-  if (!geometry_ok(env, "dw_conv_filter_grad", &g)) return NULL;
-  float *x = tensor(env, &a, "dw_conv_filter_grad", a.v[0], (int64_t)g.n * g.h * g.w * g.c);
-  float *dy = x ? tensor(env, &a, "dw_conv_filter_grad", a.v[1], (int64_t)g.n * g.ho * g.wo * g.c) : NULL;
-  float *df = dy ? tensor(env, &a, "dw_conv_filter_grad", a.v[2], (int64_t)g.kh * g.kw * g.c) : NULL;
-  if (!df) return NULL;
-  dw_filter_grad(df, x, dy, &g);
+  static const enum dw_role roles[] = {DW_INPUT, DW_OUTPUT, DW_FILTER};
+  float *t[3];
+  dw_geom g;
+  if (dw_call(env, info, "dw_conv_filter_grad", 3, roles, t, &g)) dw_filter_grad(t[2], t[0], t[1], &g);
   return NULL;
 }
 
@@ -660,48 +676,52 @@ static int sizes_ok(napi_env env, const char *name, int64_t p, int64_t ci, int64
   return 1;
 }
 
+/** What a 1x1 kernel's tensor argument is: [p, ci], [ci, co] or [p, co]. */
+enum pw_role { PW_PIXELS_IN, PW_WEIGHTS, PW_PIXELS_OUT };
+
+/** A 1x1 call (mem, 3 tensors by role, p, ci, co), read and checked; sizes = {p, ci, co}. */
+static int pointwise_call(napi_env env, napi_callback_info info, const char *name, const enum pw_role *roles,
+                          float **t, int *sizes) {
+  call_args a;
+  if (!read_args(env, info, name, 6, &a)) return 0;
+  int64_t p = a.v[3], ci = a.v[4], co = a.v[5];
+  if (!sizes_ok(env, name, p, ci, co)) return 0;
+  int64_t per_role[3] = {p * ci, ci * co, p * co};
+  int64_t counts[3] = {per_role[roles[0]], per_role[roles[1]], per_role[roles[2]]};
+  sizes[0] = (int)p, sizes[1] = (int)ci, sizes[2] = (int)co;
+  return tensors(env, &a, name, 3, counts, NULL, t);
+}
+
 // pointwise_conv(mem, x, w, y, p, ci, co): y[p, co] = x[p, ci] . w[ci, co]
 static napi_value js_pointwise_conv(napi_env env, napi_callback_info info) {
-  call_args a;
-  if (!read_args(env, info, "pointwise_conv", 6, &a)) return NULL;
-  int64_t p = a.v[3], ci = a.v[4], co = a.v[5];
-  if (!sizes_ok(env, "pointwise_conv", p, ci, co)) return NULL;
-  float *x = tensor(env, &a, "pointwise_conv", a.v[0], p * ci);
-  float *w = x ? tensor(env, &a, "pointwise_conv", a.v[1], ci * co) : NULL;
-  float *y = w ? tensor(env, &a, "pointwise_conv", a.v[2], p * co) : NULL;
-  if (!y) return NULL;
-  gemm(y, x, w, (int)p, (int)ci, (int)co);
+  static const enum pw_role roles[] = {PW_PIXELS_IN, PW_WEIGHTS, PW_PIXELS_OUT};
+  float *t[3];
+  int n[3];
+  if (pointwise_call(env, info, "pointwise_conv", roles, t, n)) gemm(t[2], t[0], t[1], n[0], n[1], n[2]);
   return NULL;
 }
 
 // pointwise_input_grad(mem, dy, w, dx, p, ci, co): dx[p, ci] = dy[p, co] . w[ci, co]^T
 static napi_value js_pointwise_input_grad(napi_env env, napi_callback_info info) {
-  call_args a;
-  if (!read_args(env, info, "pointwise_input_grad", 6, &a)) return NULL;
-  int64_t p = a.v[3], ci = a.v[4], co = a.v[5];
-  if (!sizes_ok(env, "pointwise_input_grad", p, ci, co)) return NULL;
-  float *dy = tensor(env, &a, "pointwise_input_grad", a.v[0], p * co);
-  float *w = dy ? tensor(env, &a, "pointwise_input_grad", a.v[1], ci * co) : NULL;
-  float *dx = w ? tensor(env, &a, "pointwise_input_grad", a.v[2], p * ci) : NULL;
-  if (!dx) return NULL;
+  static const enum pw_role roles[] = {PW_PIXELS_OUT, PW_WEIGHTS, PW_PIXELS_IN};
+  float *t[3];
+  int n[3];
+  if (!pointwise_call(env, info, "pointwise_input_grad", roles, t, n)) return NULL;
+  int ci = n[1], co = n[2];
   float *wt = scratch((size_t)ci * co);
-  for (int64_t i = 0; i < ci; i++)
-    for (int64_t j = 0; j < co; j++) wt[j * ci + i] = w[i * co + j];
-  gemm(dx, dy, wt, (int)p, (int)co, (int)ci);
+  for (int i = 0; i < ci; i++)
+    for (int j = 0; j < co; j++) wt[(size_t)j * ci + i] = t[1][(size_t)i * co + j];
+  gemm(t[2], t[0], wt, n[0], co, ci);
   return NULL;
 }
 
 // pointwise_filter_grad(mem, x, dy, dw, p, ci, co): dw[ci, co] = x[p, ci]^T . dy[p, co]
 static napi_value js_pointwise_filter_grad(napi_env env, napi_callback_info info) {
-  call_args a;
-  if (!read_args(env, info, "pointwise_filter_grad", 6, &a)) return NULL;
-  int64_t p = a.v[3], ci = a.v[4], co = a.v[5];
-  if (!sizes_ok(env, "pointwise_filter_grad", p, ci, co)) return NULL;
-  float *x = tensor(env, &a, "pointwise_filter_grad", a.v[0], p * ci);
-  float *dy = x ? tensor(env, &a, "pointwise_filter_grad", a.v[1], p * co) : NULL;
-  float *dw = dy ? tensor(env, &a, "pointwise_filter_grad", a.v[2], ci * co) : NULL;
-  if (!dw) return NULL;
-  pointwise_wgrad(dw, x, dy, (int)p, (int)ci, (int)co);
+  static const enum pw_role roles[] = {PW_PIXELS_IN, PW_PIXELS_OUT, PW_WEIGHTS};
+  float *t[3];
+  int n[3];
+  if (pointwise_call(env, info, "pointwise_filter_grad", roles, t, n))
+    pointwise_wgrad(t[2], t[0], t[1], n[0], n[1], n[2]);
   return NULL;
 }
 
@@ -726,8 +746,7 @@ static napi_value js_batch_norm_train(napi_env env, napi_callback_info info) {
   if (!sizes_ok(env, name, p, c, c)) return NULL;
   float *t[7];
   int64_t counts[7] = {p * c, c, c, p * c, c, c, c};
-  for (int i = 0; i < 7; i++)
-    if (!(t[i] = tensor(env, &a, name, a.v[i], counts[i]))) return NULL;
+  if (!tensors(env, &a, name, 7, counts, NULL, t)) return NULL;
   batch_norm_train(t[0], t[1], t[2], t[3], t[4], t[5], t[6], (int)p, (int)c, (float)fl[0], (float)fl[1]);
   return NULL;
 }
@@ -741,8 +760,7 @@ static napi_value js_batch_norm_grad(napi_env env, napi_callback_info info) {
   if (!sizes_ok(env, name, p, c, c)) return NULL;
   float *t[6];
   int64_t counts[6] = {p * c, p * c, c, p * c, c, c};
-  for (int i = 0; i < 6; i++)
-    if (!(t[i] = tensor(env, &a, name, a.v[i], counts[i]))) return NULL;
+  if (!tensors(env, &a, name, 6, counts, NULL, t)) return NULL;
   batch_norm_grad(t[0], t[1], t[2], t[3], t[4], t[5], (int)p, (int)c);
   return NULL;
 }
@@ -753,11 +771,9 @@ static napi_value js_relu_grad(napi_env env, napi_callback_info info) {
   if (!read_args(env, info, "relu_grad", 4, &a)) return NULL;
   int64_t n = a.v[3];
   if (n < 1) return NULL; /* nothing to do */
-  float *dy = tensor(env, &a, "relu_grad", a.v[0], n);
-  float *x = dy ? tensor(env, &a, "relu_grad", a.v[1], n) : NULL;
-  float *dx = x ? tensor(env, &a, "relu_grad", a.v[2], n) : NULL;
-  if (!dx) return NULL;
-  relu_grad(dx, dy, x, (size_t)n);
+  float *t[3];
+  int64_t counts[3] = {n, n, n};
+  if (tensors(env, &a, "relu_grad", 3, counts, NULL, t)) relu_grad(t[2], t[0], t[1], (size_t)n);
   return NULL;
 }
 
@@ -768,14 +784,13 @@ static napi_value js_pixel_scale(napi_env env, napi_callback_info info) {
   if (!read_args(env, info, name, 6, &a)) return NULL;
   int64_t n = a.v[3], hw = a.v[4], c = a.v[5];
   if (!sizes_ok(env, name, n * hw, hw, c)) return NULL;
-  float *x = tensor(env, &a, name, a.v[0], n * hw * c);
-  float *sc = x ? tensor(env, &a, name, a.v[1], hw) : NULL;
-  float *y = sc ? tensor(env, &a, name, a.v[2], n * hw * c) : NULL;
-  if (!y) return NULL;
+  float *t[3];
+  int64_t counts[3] = {n * hw * c, hw, n * hw * c};
+  if (!tensors(env, &a, name, 3, counts, NULL, t)) return NULL;
   float *flat = scratch((size_t)(hw * c));
   for (int64_t q = 0; q < hw; q++)
-    for (int64_t ch = 0; ch < c; ch++) flat[q * c + ch] = sc[q];
-  pixel_scale(y, x, flat, (int)n, (size_t)(hw * c));
+    for (int64_t ch = 0; ch < c; ch++) flat[q * c + ch] = t[1][q];
+  pixel_scale(t[2], t[0], flat, (int)n, (size_t)(hw * c));
   return NULL;
 }
 
