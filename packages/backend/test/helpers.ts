@@ -60,6 +60,18 @@ export function tensor(d: { data: Float32Array; shape: number[] }): tf.Tensor {
 
 type Shape4 = [number, number, number, number];
 
+/** `same`, `valid` and an uneven explicit padding: the paddings every convolution test sweeps. */
+export const PADS: tf.Conv2DAttrs['pad'][] = [
+  'same',
+  'valid',
+  [
+    [0, 0],
+    [2, 1],
+    [0, 2],
+    [0, 0],
+  ],
+];
+
 /** One depthwise-convolution case of depthwiseCases, with its data and the kernels' attributes. */
 export interface DepthwiseCase {
   inShape: Shape4;

@@ -7,6 +7,7 @@ import {
   depthwiseCases,
   depthwiseFilterGrad,
   depthwiseInputGrad,
+  PADS as SHARED_PADS,
   randn,
   relError,
   setupBackends,
@@ -53,14 +54,7 @@ function nativeAndWasmAll(f: () => tf.Tensor[]): [Float32Array[], Float32Array[]
 }
 
 const PADS: Pad[] = [
-  'same',
-  'valid',
-  [
-    [0, 0],
-    [2, 1],
-    [0, 2],
-    [0, 0],
-  ],
+  ...SHARED_PADS,
   // More left padding than a 1x1 or 3x3 filter reaches: the stride-1 input gradient starts inside dy.
   [
     [0, 0],

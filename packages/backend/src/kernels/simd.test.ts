@@ -9,6 +9,7 @@ import {
   depthwiseCases,
   depthwiseFilterGrad,
   depthwiseInputGrad,
+  PADS,
   randn,
   relError,
   setupBackends,
@@ -42,16 +43,6 @@ describe('SIMD kernels on the wasm backend', () => {
     expect(simdKernels(tf.backend())).not.toBeNull();
   });
 
-  const PADS: Pad[] = [
-    'same',
-    'valid',
-    [
-      [0, 0],
-      [2, 1],
-      [0, 2],
-      [0, 0],
-    ],
-  ];
   it.each([4, 5, 8, 16])(
     'depthwise input and filter gradients match the composites with %i channels',
     (c) => {

@@ -2,22 +2,12 @@
 // kernels ignore `dilations`, against cpu's gradient of the equivalent zero-inserted filter).
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { randn, relError, runOn, setupBackends, tensor } from '../../test/helpers.js';
+import { PADS as SHARED_PADS, randn, relError, runOn, setupBackends, tensor } from '../../test/helpers.js';
 import { setSimdKernelsEnabled } from './simd.js';
 import { dilateFilter } from './training-gradients.js';
 
 type Pad = tf.Conv2DAttrs['pad'];
-const PADS: Pad[] = [
-  'same',
-  'valid',
-  1,
-  [
-    [0, 0],
-    [2, 1],
-    [0, 2],
-    [0, 0],
-  ],
-];
+const PADS: Pad[] = [...SHARED_PADS, 1];
 const KERNELS = [1, 2, 3, 5, 7];
 const TOL = 1e-4;
 
