@@ -548,12 +548,13 @@ VARIANTS static void relu_grad(float *dx, const float *dy, const float *x, size_
 typedef struct {
   char *base;
   size_t bytes;
-  int64_t v[MAX_ARGS];
+  int64_t v[MAX_ARGS];          /* the numbers, as integers (offsets, sizes) */
+  napi_value argv[MAX_ARGS + 1]; /* and as given, for the few that are floats */
 } call_args;
 
 /** Reads the buffer and `count` integers; false (with a JS exception pending) on bad input. */
 static int read_args(napi_env env, napi_callback_info info, const char *name, size_t count, call_args *out) {
-  napi_value argv[MAX_ARGS + 1];
+  napi_value *argv = out->argv;
   size_t argc = MAX_ARGS + 1;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return 0;
   if (argc != count + 1) {
@@ -725,14 +726,9 @@ static napi_value js_pointwise_filter_grad(napi_env env, napi_callback_info info
   return NULL;
 }
 
-/** read_args for kernels whose trailing arguments include floats: the doubles of args [from, count). */
-static int read_doubles(napi_env env, napi_callback_info info, size_t from, size_t count, double *out) {
-  napi_value argv[MAX_ARGS + 1];
-  size_t argc = MAX_ARGS + 1;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return 0;
-  for (size_t i = 0; i < count; i++)
-    if (napi_get_value_double(env, argv[from + i + 1], &out[i]) != napi_ok) return 0;
-  return 1;
+/** Number i (0-based, after the memory) of a call read by read_args, as a double. */
+static int arg_double(napi_env env, const call_args *a, size_t i, double *out) {
+  return napi_get_value_double(env, a->argv[i + 1], out) == napi_ok;
 }
 
 // batch_norm_train(mem, x, rm, rv, y, inv_std, new_rm, new_rv, p, c, momentum, eps)
@@ -740,14 +736,14 @@ static napi_value js_batch_norm_train(napi_env env, napi_callback_info info) {
   call_args a;
   const char *name = "batch_norm_train";
   if (!read_args(env, info, name, 11, &a)) return NULL;
-  double fl[2];
-  if (!read_doubles(env, info, 9, 2, fl)) return NULL;
+  double momentum, eps;
+  if (!arg_double(env, &a, 9, &momentum) || !arg_double(env, &a, 10, &eps)) return NULL;
   int64_t p = a.v[7], c = a.v[8];
   if (!sizes_ok(env, name, p, c, c)) return NULL;
   float *t[7];
   int64_t counts[7] = {p * c, c, c, p * c, c, c, c};
   if (!tensors(env, &a, name, 7, counts, NULL, t)) return NULL;
-  batch_norm_train(t[0], t[1], t[2], t[3], t[4], t[5], t[6], (int)p, (int)c, (float)fl[0], (float)fl[1]);
+  batch_norm_train(t[0], t[1], t[2], t[3], t[4], t[5], t[6], (int)p, (int)c, (float)momentum, (float)eps);
   return NULL;
 }
 

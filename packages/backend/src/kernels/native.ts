@@ -4,7 +4,7 @@
 // compiler at install, another platform, TSNAS_NATIVE_KERNELS=0) the SIMD module runs them.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { kernelsAddon } from '../../scripts/build-kernels.mjs';
 
 /** The loaded addon as far as this loader knows it; simd.ts types its kernels (NativeCpuKernels). */
 export interface NativeAddon {
@@ -12,10 +12,8 @@ export interface NativeAddon {
   vector_width(): string;
 }
 
-/** Where the build puts the addon (from src/kernels or dist/kernels alike). */
-export const NATIVE_KERNELS_PATH = fileURLToPath(
-  new URL('../../native/kernels/build/Release/tsnas_cpu_kernels.node', import.meta.url),
-);
+/** Where the build puts the addon (scripts/build-kernels.mjs says it once for both). */
+export const NATIVE_KERNELS_PATH: string = kernelsAddon;
 
 export interface NativeKernelsStatus {
   loaded: boolean;
